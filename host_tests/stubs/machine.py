@@ -1,0 +1,286 @@
+# ESP32-like `machine` for the unix port (host only). Overrides the unix port's own module.
+# SPI and UART are thin: SPI forwards each chip-select cycle to a device model attached by the
+# test or simulator; UART opens a serial device or pseudo-terminal given as the `port` argument
+# (or ESPSIM_UART<n>).
+import os
+import time
+import _espsim
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+_CAUSES = {"power": PWRON_RESET, "hard": HARD_RESET, "wdt": WDT_RESET,
+           "deepsleep": DEEPSLEEP_RESET, "soft": SOFT_RESET}
+
+
+def reset_cause():
+    return _CAUSES.get(_espsim.RESET_CAUSE, PWRON_RESET)
+
+
+def reset():
+    _espsim.die("soft")
+
+
+def soft_reset():
+    _espsim.die("soft")
+
+
+def unique_id():
+    return b"\x24\x0a\xc4\x12\x34\x56"
+
+
+def freq(hz=None):
+    return 240000000
+
+
+def idle():
+    time.sleep_ms(1)
+
+
+def disable_irq():
+    return 0
+
+
+def enable_irq(state=0):
+    pass
+
+
+_RTC_MEM_MAX = 2048
+
+
+class RTC:
+    def __init__(self, id=0):
+        pass
+
+    def memory(self, data=None):
+        if data is None:
+            return _espsim.read_file(".rtc_memory") or b""
+        if len(data) > _RTC_MEM_MAX:
+            raise ValueError("buffer too long")
+        _espsim.write_file(".rtc_memory", bytes(data))
+
+    def datetime(self, dt=None):
+        if dt is None:
+            tm = time.gmtime()
+            # (year, month, day, weekday, hours, minutes, seconds, subseconds)
+            return (tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0)
+        secs = time.mktime((dt[0], dt[1], dt[2], dt[4], dt[5], dt[6], 0, 0))
+        time._set_wall(secs)
+
+    def init(self, dt):
+        self.datetime(dt)
+
+
+class WDT:
+    # The ESP32 task watchdog resets the chip when not fed in time. A thread checks the
+    # deadline and kills the interpreter like the hardware would.
+    _instance = None
+
+    def __init__(self, id=0, timeout=5000):
+        if timeout < 1:
+            raise ValueError("timeout")
+        self.timeout = timeout
+        self._last = time.ticks_ms()
+        if WDT._instance is None:
+            WDT._instance = self
+            if (os.getenv("ESPSIM_WDT") or "1") != "0":
+                import _thread
+                _thread.start_new_thread(self._watch, ())
+        else:  # the ESP32 has one watchdog: a second WDT() re-arms it
+            WDT._instance.timeout = timeout
+            WDT._instance.feed()
+
+    def feed(self):
+        self._last = time.ticks_ms()
+
+    def _watch(self):
+        while True:
+            time.sleep_ms(100)
+            if time.ticks_diff(time.ticks_ms(), self._last) > self.timeout:
+                print("\n[espsim] watchdog timeout: resetting")
+                _espsim.die("wdt")
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_UP = 2
+    PULL_DOWN = 1
+    IRQ_FALLING = 2
+    IRQ_RISING = 1
+
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        self.id = id
+        self.mode = mode
+        self._v = 0 if value is None else value
+        self.history = []  # (ticks_us, value) of writes, for bus-timing tests
+
+    def init(self, mode=-1, pull=-1, value=None):
+        if value is not None:
+            self.value(value)
+
+    def value(self, v=None):
+        if v is None:
+            return self._v
+        self._v = 1 if v else 0
+        if len(self.history) < 64:
+            self.history.append((time.ticks_us(), self._v))
+        dev = _devices.get(("cs", self.id))
+        if dev is not None:
+            dev.cs(self._v)
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def irq(self, handler=None, trigger=0):
+        return None
+
+
+# Device models attached to the simulated buses: ("cs", pin) -> model with cs(level) and
+# xfer(out_bytes) -> in_bytes. Attach with machine.attach_spi_device(cs_pin, model).
+_devices = {}
+
+
+def attach_spi_device(cs_pin, model):
+    _devices[("cs", cs_pin)] = model
+
+
+def detach_all():
+    _devices.clear()
+
+
+class SPI:
+    MSB = 0
+    LSB = 1
+
+    def __init__(self, id=1, baudrate=1000000, polarity=0, phase=0, bits=8, firstbit=0,
+                 sck=None, mosi=None, miso=None):
+        self.init(baudrate, polarity, phase, bits, firstbit)
+
+    def init(self, baudrate=1000000, polarity=0, phase=0, bits=8, firstbit=0, sck=None,
+             mosi=None, miso=None):
+        self.baudrate = baudrate
+        self.polarity = polarity
+        self.phase = phase
+        self.firstbit = firstbit
+
+    def deinit(self):
+        pass
+
+    def _active(self):
+        for key, dev in _devices.items():
+            if key[0] == "cs" and getattr(dev, "selected", False):
+                return dev
+        return None
+
+    def write_readinto(self, out, into):
+        dev = self._active()
+        if dev is None:
+            for i in range(len(into)):
+                into[i] = 0xFF  # nothing drives MISO: it floats high
+            return
+        dev.xfer(self, out, into)
+
+    def write(self, buf):
+        scratch = bytearray(len(buf))
+        self.write_readinto(buf, scratch)
+
+    def readinto(self, buf, write=0):
+        self.write_readinto(bytes([write]) * len(buf), buf)
+
+    def read(self, n, write=0):
+        buf = bytearray(n)
+        self.readinto(buf, write)
+        return buf
+
+
+class UART:
+    # Opens a serial device or pseudo-terminal. `port=` names it (host-only keyword); else
+    # ESPSIM_UART<id> from the environment.
+    def __init__(self, id, baudrate=9600, bits=8, parity=None, stop=1, tx=None, rx=None,
+                 timeout=0, timeout_char=0, rxbuf=256, port=None):
+        self.id = id
+        self._f = None
+        self._port = port or os.getenv("ESPSIM_UART%d" % id)
+        self.init(baudrate, bits, parity, stop, timeout=timeout, timeout_char=timeout_char)
+
+    def init(self, baudrate=9600, bits=8, parity=None, stop=1, tx=None, rx=None, timeout=0,
+             timeout_char=0, rxbuf=256):
+        self.baudrate = baudrate
+        self.bits = bits
+        self.parity = parity
+        self.stop = stop
+        if self._f is None and self._port:
+            self._f = open(self._port, "r+b")
+            _set_raw(self._f, baudrate)
+
+    def deinit(self):
+        if self._f:
+            self._f.close()
+            self._f = None
+
+    def fileno(self):
+        return self._f.fileno()
+
+    def any(self):
+        import select
+        p = select.poll()
+        p.register(self._f, select.POLLIN)
+        return 1 if p.poll(0) else 0
+
+    def read(self, n=-1):
+        if not self.any():
+            return None
+        return self._f.read(n if n > 0 else 256)
+
+    def readinto(self, buf, n=-1):
+        if not self.any():
+            return None
+        data = self._f.read(len(buf) if n < 0 else n)
+        if not data:
+            return None
+        buf[: len(data)] = data
+        return len(data)
+
+    def write(self, buf):
+        n = self._f.write(buf)
+        self._f.flush()
+        return n
+
+    def flush(self):
+        self._f.flush()
+
+    def txdone(self):
+        return True
+
+    # asyncio.StreamReader/Writer need these
+    def ioctl(self, req, arg):
+        return self._f.ioctl(req, arg) if hasattr(self._f, "ioctl") else 0
+
+
+def _set_raw(f, baud):
+    try:
+        import termios
+        attrs = termios.tcgetattr(f.fileno())
+        # cflag: 8 data bits, receiver on, no modem control; raw input and output
+        attrs[0] = 0
+        attrs[1] = 0
+        attrs[3] = 0
+        rate = getattr(termios, "B%d" % baud, None)
+        if rate is not None:
+            attrs[4] = rate
+            attrs[5] = rate
+        attrs[6][termios.VMIN] = 0
+        attrs[6][termios.VTIME] = 0
+        termios.tcsetattr(f.fileno(), termios.TCSANOW, attrs)
+    except Exception:
+        pass  # pseudo-terminals made raw by their creator need nothing more

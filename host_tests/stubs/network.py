@@ -1,0 +1,145 @@
+# ESP32-like `network` for the unix port (host only). The station "joins" the loopback
+# network at once unless ESPSIM_WIFI (or the state file .wifi) says otherwise:
+#   ok | wrong_password | no_ap | down   (the file wins, so a test can change it while running)
+import os
+import _espsim
+
+STA_IF = 0
+AP_IF = 1
+STAT_IDLE = 1000
+STAT_CONNECTING = 1001
+STAT_GOT_IP = 1010
+STAT_WRONG_PASSWORD = 202
+STAT_NO_AP_FOUND = 201
+STAT_ASSOC_FAIL = 203
+STAT_HANDSHAKE_TIMEOUT = 204
+STAT_BEACON_TIMEOUT = 200
+AUTH_OPEN = 0
+AUTH_WPA2_PSK = 3
+AUTH_WPA_WPA2_PSK = 4
+
+
+def _mode():
+    raw = _espsim.read_file(".wifi")
+    if raw:
+        return raw.decode().strip()
+    return os.getenv("ESPSIM_WIFI") or "ok"
+
+
+def hostname(name=None):
+    global _hostname
+    if name is None:
+        return _hostname
+    _hostname = name
+
+
+_hostname = "espressif"
+_SCAN = [
+    (b"HomeNet", b"\x11\x22\x33\x44\x55\x66", 6, -58, AUTH_WPA2_PSK, False),
+    (b"Neighbour 5G", b"\x11\x22\x33\x44\x55\x77", 11, -81, AUTH_WPA_WPA2_PSK, False),
+]
+
+
+class WLAN:
+    _ifs = {}
+
+    def __new__(cls, interface=STA_IF):
+        if interface not in cls._ifs:
+            obj = object.__new__(cls)
+            obj._init(interface)
+            cls._ifs[interface] = obj
+        return cls._ifs[interface]
+
+    def __init__(self, interface=STA_IF):
+        pass
+
+    def _init(self, interface):
+        self._if = interface
+        self._active = False
+        self._status = STAT_IDLE
+        self._ssid = None
+        self._cfg = {"ssid": "ESP_123456" if interface == AP_IF else "", "key": "",
+                     "security": AUTH_WPA2_PSK, "channel": 1, "hidden": False,
+                     "max_clients": 4, "txpower": 20, "reconnects": -1,
+                     "mac": b"\x24\x0a\xc4\x12\x34\x56", "dhcp_hostname": _hostname}
+
+    def active(self, on=None):
+        if on is None:
+            return self._active
+        self._active = bool(on)
+        if not on:
+            self._status = STAT_IDLE
+
+    def connect(self, ssid=None, key=None, *, bssid=None):
+        if not self._active:
+            raise OSError("Wifi Not Started")
+        self._ssid = ssid
+        self._key = key
+        self._status = STAT_CONNECTING
+
+    def disconnect(self):
+        self._status = STAT_IDLE
+
+    def _refresh(self):
+        if self._if != STA_IF or self._status in (STAT_IDLE,):
+            return
+        mode = _mode()
+        if mode == "ok":
+            self._status = STAT_GOT_IP
+        elif mode == "wrong_password":
+            self._status = STAT_WRONG_PASSWORD
+        elif mode == "no_ap":
+            self._status = STAT_NO_AP_FOUND
+        else:
+            self._status = STAT_CONNECTING if self._status != STAT_GOT_IP else STAT_BEACON_TIMEOUT
+
+    def status(self, param=None):
+        if param == "rssi":
+            return -61
+        if param is not None:
+            raise ValueError("unknown status param")
+        if self._if == AP_IF:
+            return STAT_GOT_IP if self._active else STAT_IDLE
+        self._refresh()
+        return self._status
+
+    def isconnected(self):
+        if self._if == AP_IF:
+            return self._active
+        return self.status() == STAT_GOT_IP
+
+    def scan(self):
+        if not self._active:
+            raise OSError("Wifi Not Started")
+        return list(_SCAN)
+
+    def ifconfig(self, cfg=None):
+        if cfg is not None:
+            return
+        if self._if == AP_IF:
+            return ("127.0.0.1", "255.255.255.0", "127.0.0.1", "127.0.0.1")
+        if self.isconnected():
+            return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
+        return ("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")
+
+    def config(self, *args, **kw):
+        if kw:
+            for k, v in kw.items():
+                if k in ("password",):
+                    k = "key"
+                if k not in self._cfg and k not in ("essid", "authmode", "pm"):
+                    raise ValueError("unknown config param")
+                self._cfg[k] = v
+            return
+        if len(args) != 1:
+            raise TypeError("can query only one param")
+        k = args[0]
+        if k == "essid":
+            k = "ssid"
+        if k == "rssi":
+            return -61
+        if k == "ssid" and self._if == STA_IF:
+            return self._ssid or ""
+        if k not in self._cfg:
+            raise ValueError("unknown config param")
+        return self._cfg[k]
