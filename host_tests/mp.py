@@ -47,7 +47,8 @@ def run_mp(script, *args, heap=None, state_dir=None, reset_cause="power", env=No
     cmd = [MICROPYTHON]
     if heap:
         cmd += ["-X", "heapsize=%d" % heap]
-    cmd += [str(script)] + [str(a) for a in args]
+    # through espsim_run.py: the time stand-in must load before asyncio (see stubs/time.py)
+    cmd += [str(STUBS / "espsim_run.py"), str(script)] + [str(a) for a in args]
     return subprocess.run(cmd, cwd=cwd or (state_dir or None), env=mp_env(state_dir, reset_cause, env, extra_path),
                           capture_output=True, text=True, timeout=timeout, input=input)
 

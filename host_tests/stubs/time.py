@@ -1,8 +1,24 @@
 # ESP32-like `time` for the unix port: seconds from 2000-01-01 as int, a clock that starts
 # at 2000 after power-on until NTP sets it, ticks that wrap at 2**30 ms.
+import sys
 import utime as _t
 from micropython import const
 import _espsim
+
+# asyncio must keep the port's own ticks: its C task queue stamps tasks with them, so mixing
+# in this module's 2**30 ticks would put every task to sleep for ages. (On the ESP32 both are
+# the same 2**30 ticks.) Import it now, with the built-in module standing in for this one.
+# Run scripts through espsim_run.py (or import time before asyncio) for this to hold.
+if "asyncio" in sys.modules:
+    sys.stderr.write("espsim: asyncio was imported before the time stand-in: "
+                     "run the script through host_tests/stubs/espsim_run.py\n")
+_me = sys.modules.get("time")
+sys.modules["time"] = _t
+try:
+    import asyncio  # noqa: F401
+finally:
+    if _me is not None:
+        sys.modules["time"] = _me
 
 _PERIOD = const(0x40000000)
 _MASK = const(0x3FFFFFFF)

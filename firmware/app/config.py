@@ -1,0 +1,212 @@
+# The device's settings: one JSON file, validated on load, saved atomically.
+#
+# load() never raises: a missing or corrupt file gives the "needs set-up" state, a bad value
+# gets a message naming the key and the reason, and that key falls back to its default.
+import json
+import os
+from micropython import const
+
+PATH = "config.json"
+DEFAULT_ENDPOINT = "https://api.chargehq.net/api/public/push-solar-data"
+MIN_PUSH_S = const(30)  # Charge HQ: never more often than once per 30 s
+
+# (section, key, kind, default, low, high); kind: "s" string, "i" integer, "b" bool
+_SCHEMA = (
+    ("wifi", "ssid", "s", "", 0, 32),
+    ("wifi", "password", "s", "", 0, 64),
+    ("wifi", "hostname", "s", "chargehq-meter", 1, 32),
+    ("chargehq", "api_key", "s", "", 0, 128),
+    ("chargehq", "endpoint", "s", DEFAULT_ENDPOINT, 8, 256),
+    ("chargehq", "push_interval_s", "i", 60, MIN_PUSH_S, 3600),
+    ("chargehq", "ca_file", "s", "ca/roots.der", 1, 64),
+    ("chargehq", "timeout_s", "i", 20, 5, 60),
+    ("device", "board", "s", "", 0, 40),
+    ("device", "sample_interval_ms", "i", 1000, 200, 10000),
+    ("device", "watchdog_s", "i", 60, 0, 600),
+    ("device", "admin_password", "s", "", 0, 64),
+    ("validation", "tolerance_w", "i", 100, 0, 100000),
+    ("validation", "tolerance_pct", "i", 5, 0, 100),
+    ("validation", "max_site_kw", "i", 100, 1, 10000),
+)
+
+
+class Config:
+    def __init__(self):
+        self.data = defaults()
+        self.errors = []      # ["chargehq.push_interval_s: must be at least 30 (got 10)", ...]
+        self.problem = None   # why set-up is needed, or None when the device can run
+
+    @property
+    def needs_setup(self):
+        return self.problem is not None
+
+    def get(self, section, key):
+        return self.data[section][key]
+
+    def section(self, name):
+        return self.data[name]
+
+
+def defaults():
+    d = {"source": {"type": "simulated"}}
+    for sec, key, _kind, default, _lo, _hi in _SCHEMA:
+        d.setdefault(sec, {})[key] = default
+    return d
+
+
+def _check_value(kind, v, lo, hi):
+    """-> reason string, or None when v is good."""
+    if kind == "s":
+        if not isinstance(v, str):
+            return "must be text"
+        if not lo <= len(v) <= hi:
+            return "length must be %d..%d (got %d)" % (lo, hi, len(v))
+    elif kind == "i":
+        if isinstance(v, bool) or not isinstance(v, int):
+            return "must be a whole number"
+        if v < lo:
+            return "must be at least %d (got %d)" % (lo, v)
+        if v > hi:
+            return "must be at most %d (got %d)" % (hi, v)
+    elif kind == "b" and not isinstance(v, bool):
+        return "must be true or false"
+    return None
+
+
+def validate(raw, cfg=None):
+    """Merge `raw` (parsed JSON) over the defaults into a Config, collecting errors."""
+    cfg = cfg or Config()
+    if not isinstance(raw, dict):
+        cfg.problem = "config is not a JSON object"
+        return cfg
+    known = {}
+    for sec, key, kind, default, lo, hi in _SCHEMA:
+        known.setdefault(sec, set()).add(key)
+        part = raw.get(sec)
+        if part is None:
+            continue
+        if not isinstance(part, dict):
+            cfg.errors.append("%s: must be an object" % sec)
+            continue
+        if key not in part:
+            continue
+        v = part[key]
+        why = _check_value(kind, v, lo, hi)
+        if why:
+            cfg.errors.append("%s.%s: %s" % (sec, key, why))
+        else:
+            cfg.data[sec][key] = v
+    for sec, part in raw.items():
+        if sec == "source":
+            continue
+        if sec not in known:
+            cfg.errors.append("%s: unknown section (ignored)" % sec)
+        elif isinstance(part, dict):
+            for key in part:
+                if key not in known[sec]:
+                    cfg.errors.append("%s.%s: unknown key (ignored)" % (sec, key))
+    ep = cfg.data["chargehq"]["endpoint"]
+    if not ep.startswith("https://") and not ep.startswith("http://"):
+        cfg.errors.append("chargehq.endpoint: must start with https://")
+        cfg.data["chargehq"]["endpoint"] = DEFAULT_ENDPOINT
+    _validate_source(raw.get("source"), cfg)
+    if cfg.problem is None:
+        if not cfg.data["chargehq"]["api_key"]:
+            cfg.problem = "no Charge HQ API key"
+        elif not cfg.data["wifi"]["ssid"]:
+            cfg.problem = "no Wi-Fi network"
+    return cfg
+
+
+def _validate_source(src, cfg):
+    if src is None:
+        cfg.problem = "no meter (source) chosen"
+        return
+    if not isinstance(src, dict) or not isinstance(src.get("type"), str):
+        cfg.errors.append("source: must be an object with a \"type\"")
+        cfg.problem = "source is invalid"
+        return
+    kind = src["type"]
+    mod = _SOURCE_MODULES.get(kind)
+    if mod is None:
+        cfg.errors.append("source.type: unknown source %r (one of %s)" % (
+            kind, ", ".join(sorted(_SOURCE_MODULES))))
+        cfg.problem = "source is invalid"
+        return
+    before = len(cfg.errors)
+
+    def err(key, why):
+        cfg.errors.append("%s: %s" % (key, why))
+
+    try:
+        m = __import__("app.sources." + mod, None, None, ("check_config",))
+        check = getattr(m, "check_config", None)
+        if check:
+            check(src, err)
+    except ImportError as e:
+        err("source.type", "not available in this build (%s)" % e)
+    if len(cfg.errors) > before:
+        cfg.problem = "source settings are invalid"
+    cfg.data["source"] = src
+
+
+_SOURCE_MODULES = {"simulated": "simulated", "atm90e32": "ct", "modbus": "modbus"}
+
+
+def load(path=PATH):
+    """-> Config (never raises)."""
+    cfg = Config()
+    text = None
+    for name in (path, path + ".tmp"):
+        try:
+            with open(name) as f:
+                text = f.read()
+            break
+        except OSError:
+            pass
+    if text is None:
+        cfg.problem = "no config file (%s)" % path
+        return cfg
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        cfg.problem = "config file is not valid JSON"
+        _keep_bad(path)
+        return cfg
+    return validate(raw, cfg)
+
+
+def _keep_bad(path):
+    # Keep the corrupt file for inspection; set-up writes a fresh one.
+    try:
+        os.rename(path, path + ".bad")
+    except OSError:
+        pass
+
+
+def save(data, path=PATH):
+    """Write atomically: a power cut leaves either the old or the new file, never half."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    try:
+        os.rename(tmp, path)  # atomic on LittleFS (the ESP32 default) and POSIX
+    except OSError:
+        # FAT cannot rename over a file: remove first; load() then finds the .tmp if a
+        # power cut falls between the two steps
+        os.remove(path)
+        os.rename(tmp, path)
+
+
+def masked(data):
+    """A copy for display: secrets masked."""
+    from app.log import mask
+    out = {}
+    for sec, part in data.items():
+        if isinstance(part, dict):
+            part = dict(part)
+            for k in ("api_key", "password", "admin_password"):
+                if k in part:
+                    part[k] = mask(part[k])
+        out[sec] = part
+    return out

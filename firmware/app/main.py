@@ -1,0 +1,74 @@
+# Start-up: load the config, join Wi-Fi, run the app. Never a crash loop: a fatal error is
+# logged, the totals are checkpointed, and the chip resets after a pause (the 30 s push floor
+# survives the reset, so even a loop of crashes cannot hammer the endpoint).
+import asyncio
+import time
+import machine
+from app import clock, config
+from app.log import Log
+
+_FATAL_PAUSE_S = 10
+_CAUSES = {getattr(machine, "PWRON_RESET", 1): "power-on", getattr(machine, "HARD_RESET", 2): "hard reset",
+           getattr(machine, "WDT_RESET", 3): "watchdog", getattr(machine, "DEEPSLEEP_RESET", 4): "deep sleep",
+           getattr(machine, "SOFT_RESET", 5): "soft reset"}
+
+
+def reset_cause_text():
+    return _CAUSES.get(machine.reset_cause(), "unknown")
+
+
+async def _main(app, log):
+    cfg = app.cfg
+    from app import wifi
+    w = cfg.section("wifi")
+    sta, why = await wifi.join(w["ssid"], w["password"], w["hostname"])
+    if why:
+        log.warn("Wi-Fi: cannot join %s: %s (will keep trying)" % (w["ssid"], why))
+    else:
+        log.info("Wi-Fi connected to %s, IP %s" % (w["ssid"], sta.ifconfig()[0]))
+    app.wifi = sta
+    await app.run(wifi.supervise(sta, w["ssid"], w["password"], log, w["hostname"]))
+
+
+async def _needs_setup(log, cfg):
+    log.error("needs set-up: %s" % cfg.problem)
+    while True:  # the set-up portal takes over here once it exists; until then, wait quietly
+        await asyncio.sleep(3600)
+
+
+def run():
+    log = Log()
+    log.info("boot: %s" % reset_cause_text())
+    cfg = config.load()
+    for e in cfg.errors:
+        log.warn("config: " + e)
+    if cfg.needs_setup:
+        try:
+            asyncio.run(_needs_setup(log, cfg))
+        except KeyboardInterrupt:
+            log.info("stopped")
+        return
+    from app.scheduler import App
+    from app import boards
+    board = None
+    try:
+        board = boards.load(cfg.get("device", "board"))
+    except ValueError as e:
+        log.error(str(e))
+    store = None
+    try:
+        from app.persist import Store
+        store = Store(log)
+    except ImportError:
+        pass
+    app = App(cfg, log, board, store)
+    try:
+        asyncio.run(_main(app, log))
+    except KeyboardInterrupt:
+        log.info("stopped (Ctrl-C)")
+        app.shutdown("stop")
+    except Exception as e:
+        log.exc("fatal", e)
+        app.shutdown("crash")
+        time.sleep(_FATAL_PAUSE_S)
+        machine.reset()

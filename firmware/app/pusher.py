@@ -1,0 +1,112 @@
+# When to push, and the push itself: every push_interval_s, exponential backoff after a
+# failure (30 s doubling to 300 s, reset by a success), and a hard floor of 30 s between any two
+# requests, also across reboots (the time of the last attempt is kept in RTC memory).
+import time
+from micropython import const
+from app import clock
+
+FLOOR_S = const(30)
+BACKOFF_MAX_S = const(300)
+_JSON = (("Content-Type", "application/json"), ("User-Agent", "chargehq-esp32-meter"))
+
+
+class Pusher:
+    def __init__(self, cfg, log):
+        self.cfg = cfg
+        self.log = log
+        self.last_attempt_up = None   # uptime ms of the last request (this boot)
+        self.last_attempt_s = None    # time.time() of the last request (kept across resets)
+        self.last_ok_s = None
+        self.last_status = None       # HTTP status, or None when the request failed
+        self.last_result = "none yet"
+        self.backoff_s = 0            # 0: no failure pending
+        self.delay_s = cfg.get("chargehq", "push_interval_s")
+        self.ok_count = 0
+        self.fail_count = 0
+        self._first_wait_ms = 0
+
+    def restore(self, last_attempt_s):
+        """After a reset: the first push waits until 30 s after the last one before it."""
+        if last_attempt_s is None:
+            return
+        self.last_attempt_s = last_attempt_s
+        age = time.time() - last_attempt_s
+        if age < 0:  # the clock went back: we cannot tell, so keep the full floor
+            age = 0
+        if age < FLOOR_S:
+            self._first_wait_ms = (FLOOR_S - age) * 1000
+            self.log.info("last push was %d s ago: first push in %d s" % (age, FLOOR_S - age))
+
+    def due_in_ms(self):
+        """Milliseconds until the next push may and should happen (<= 0: now)."""
+        now = clock.uptime_ms()
+        if self.last_attempt_up is None:
+            return self._first_wait_ms - now
+        since = now - self.last_attempt_up
+        return max(self.delay_s, FLOOR_S) * 1000 - since
+
+    def floor_in_ms(self):
+        """Milliseconds until the 30 s floor allows a request (for `push now`)."""
+        if self.last_attempt_up is None:
+            return self._first_wait_ms - clock.uptime_ms()
+        return FLOOR_S * 1000 - (clock.uptime_ms() - self.last_attempt_up)
+
+    async def send(self, body):
+        """POST the body; -> True when delivered (2xx). Never raises for network trouble."""
+        import https_post
+        if self.floor_in_ms() > 0:  # the one rule that must hold whatever the caller does
+            self.log.warn("push refused: less than 30 s since the last one")
+            return False
+        ch = self.cfg.section("chargehq")
+        self.last_attempt_up = clock.uptime_ms()
+        self.last_attempt_s = time.time()
+        status = None
+        try:
+            ctx = None
+            if ch["endpoint"].startswith("https://"):
+                ctx = https_post.tls_context(_read(ch["ca_file"]))
+            status, head = await https_post.post(ch["endpoint"], body, ctx=ctx, headers=_JSON,
+                                                 timeout_ms=ch["timeout_s"] * 1000)
+            ctx = None
+            if 200 <= status < 300:
+                self._done_ok(status)
+                return True
+            why = "HTTP %d %s" % (status, _printable(head))
+        except https_post.HttpError as e:
+            why = str(e)
+        except OSError as e:  # e.g. the CA file is missing
+            why = "cannot read CA file %s (%s)" % (ch["ca_file"], e)
+        except ValueError as e:
+            why = "bad CA file %s: %s" % (ch["ca_file"], e)
+        except MemoryError:
+            why = "out of memory during the request"
+        self._done_fail(status, why)
+        return False
+
+    def _done_ok(self, status):
+        self.last_status = status
+        self.last_ok_s = self.last_attempt_s
+        self.last_result = "HTTP %d" % status
+        self.ok_count += 1
+        if self.backoff_s:
+            self.log.info("push delivered again after failures")
+        self.backoff_s = 0
+        self.delay_s = self.cfg.get("chargehq", "push_interval_s")
+
+    def _done_fail(self, status, why):
+        self.last_status = status
+        self.last_result = why
+        self.fail_count += 1
+        self.backoff_s = FLOOR_S if not self.backoff_s else min(self.backoff_s * 2, BACKOFF_MAX_S)
+        self.delay_s = self.backoff_s
+        self.log.error("push failed: %s; retry in %d s" % (why, self.backoff_s))
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _printable(raw):
+    text = bytes(b if 32 <= b < 127 else 46 for b in raw[:80]).decode()
+    return ("(" + text + ")") if text else ""

@@ -1,0 +1,222 @@
+# The running device: asyncio tasks for sampling, pushing, the network and the watchdog.
+# Sampling never waits for the network: a push runs in its own task with its own deadline.
+import asyncio
+import gc
+import time
+from micropython import const
+from app import clock, payload, validate
+from app.energy import Energy
+from app.pusher import Pusher
+from app.site import Site
+from app.sources import SourceError, make_source
+
+_STALE_MIN_MS = const(5000)   # a reading older than this (or 3 sample periods) is not pushed
+_DELAYED_MS = const(5000)     # a reading this old at push time carries its timestamp (tsms)
+_SOURCE_RETRY_MS = const(10000)
+_FIRST_READ_WAIT_MS = const(10000)
+_NTP_RETRY_S = const(600)
+_NTP_REFRESH_S = const(21600)
+
+
+class App:
+    def __init__(self, cfg, log, board=None, store=None):
+        self.cfg = cfg
+        self.log = log
+        self.board = board
+        self.store = store            # app.persist store, or None
+        self.site = Site()            # the latest good reading
+        self._scratch = Site()        # what a poll fills (copied only when it succeeds)
+        self.energy = Energy()
+        self.pusher = Pusher(cfg, log)
+        self.source = None
+        self.source_error = "not read yet"
+        self.last_ok_up = None        # uptime ms of the latest good reading
+        self.polls = 0
+        self.poll_errors = 0
+        self.validation = None        # validate.Result of the latest push
+        self.last_pushed_wh = None
+        self.push_now = asyncio.Event()
+        self.wifi = None
+        self.wdt = None
+        log.secrets.append(cfg.get("chargehq", "api_key"))
+
+    # --- sampling -------------------------------------------------------------------------
+    async def _start_source(self):
+        try:
+            src = make_source(self.cfg.section("source"), self.board, self.log)
+            await src.start()
+            self.source = src
+            self.log.info("source %s started" % src.name)
+            return True
+        except SourceError as e:
+            self._source_failed(str(e))
+        except Exception as e:
+            self._source_failed("%s: %s" % (type(e).__name__, e))
+        return False
+
+    def _source_failed(self, why):
+        if why != self.source_error:
+            self.log.error("meter: " + why)
+        self.source_error = why
+        self.poll_errors += 1
+
+    async def sample_loop(self):
+        interval = self.cfg.get("device", "sample_interval_ms")
+        scratch = self._scratch
+        due = time.ticks_ms()
+        while True:
+            if self.source is None:
+                if not await self._start_source():
+                    await asyncio.sleep_ms(_SOURCE_RETRY_MS)
+                    continue
+                due = time.ticks_ms()
+            try:
+                scratch.clear()
+                await self.source.poll(scratch)
+                self._accept(scratch)
+            except SourceError as e:
+                self._source_failed(str(e))
+            except Exception as e:  # a driver bug must not stop sampling or the pushes
+                self._source_failed("%s: %s" % (type(e).__name__, e))
+            self.polls += 1
+            due = time.ticks_add(due, interval)
+            wait = time.ticks_diff(due, time.ticks_ms())
+            if wait < 0:  # fell behind (slow bus): start afresh rather than rush
+                due = time.ticks_ms()
+                wait = 0
+            await asyncio.sleep_ms(wait)
+
+    def _accept(self, s):
+        s.copy_into(self.site)
+        e = self.energy
+        if s.hw_import_wh is not None or s.hw_export_wh is not None:
+            note = e.meter(s.hw_import_wh, s.hw_export_wh)
+            if note:
+                self.log.warn(note)
+        else:
+            e.add(s.d_import_uwh, s.d_export_uwh)
+        self.last_ok_up = clock.uptime_ms()
+        if self.source_error is not None:
+            if self.source_error != "not read yet":
+                self.log.info("meter read again")
+            self.source_error = None
+        if self.store:
+            self.store.on_poll(self)
+
+    # --- pushing --------------------------------------------------------------------------
+    def reading_age_ms(self):
+        if self.last_ok_up is None:
+            return None
+        return clock.uptime_ms() - self.last_ok_up
+
+    def build_body(self):
+        """-> (JSON text, one-line summary for the log)."""
+        key = self.cfg.get("chargehq", "api_key")
+        age = self.reading_age_ms()
+        stale = max(_STALE_MIN_MS, 3 * self.cfg.get("device", "sample_interval_ms"))
+        if self.source_error is not None or age is None or age > stale:
+            why = self.source_error or "no meter reading for %d s" % (age // 1000)
+            self.validation = None
+            return payload.body(key, error=why), "error: " + why
+        s = self.site
+        cons = validate.consumption_w(s)
+        energy = self.energy.wh if s.grid_w is not None else None
+        v = validate.check(s, energy, self.last_pushed_wh,
+                           self.cfg.get("validation", "tolerance_w"),
+                           self.cfg.get("validation", "tolerance_pct"),
+                           self.cfg.get("validation", "max_site_kw"))
+        if not v.ok:
+            self.log.warn("check: " + v.text())
+        self.validation = v
+        tsms = s.t_s if age > _DELAYED_MS and clock.is_synced() else None
+        body = payload.body(key, s, cons, energy, tsms_s=tsms)
+        summary = "solar %s grid %s load %s%s kW%s" % (
+            _kw(s.solar_w), _kw(s.grid_w), _kw(cons),
+            (" batt " + _kw(s.battery_w)) if s.battery_w is not None else "",
+            "" if v.ok else " [check failed]")
+        return body, summary
+
+    async def push_loop(self):
+        while True:
+            wait = self.pusher.due_in_ms()
+            if self.push_now.is_set():
+                self.push_now.clear()
+                wait = self.pusher.floor_in_ms()
+                if wait > 0:
+                    self.log.info("push now: waiting %d s (30 s floor)" % (wait // 1000 + 1))
+                    await asyncio.sleep_ms(wait)
+                wait = 0
+            if wait > 0:
+                try:  # wake early for `push now`
+                    await asyncio.wait_for(self.push_now.wait(), min(wait, 60000) / 1000)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            if self.wifi is not None and not self.wifi.isconnected():
+                # no network: count it as a failed attempt so the backoff applies
+                self.pusher.last_attempt_up = clock.uptime_ms()
+                self.pusher._done_fail(None, "no Wi-Fi connection")
+                continue
+            if self.last_ok_up is None and self.source_error == "not read yet" \
+                    and clock.uptime_ms() < _FIRST_READ_WAIT_MS:
+                await asyncio.sleep_ms(100)  # just booted: the first reading is on its way
+                continue
+            body, summary = self.build_body()
+            ok = await self.pusher.send(body)
+            body = None
+            if ok:
+                if self.validation is not None:
+                    self.last_pushed_wh = list(self.energy.wh)
+                self.log.info("pushed (%s): %s" % (self.pusher.last_result, summary))
+            if self.store:
+                self.store.on_push(self)
+            gc.collect()
+
+    # --- network and clock ----------------------------------------------------------------
+    async def clock_loop(self):
+        while True:
+            if self.wifi is None or self.wifi.isconnected():
+                if clock.sync():
+                    await asyncio.sleep(_NTP_REFRESH_S)
+                    continue
+            await asyncio.sleep(_NTP_RETRY_S if clock.ntp_synced else 10)
+
+    async def watchdog_loop(self):
+        # Fed only while sampling makes progress: a hung driver or a blocked loop resets the chip.
+        import machine
+        secs = self.cfg.get("device", "watchdog_s")
+        if not secs:
+            return
+        self.wdt = machine.WDT(timeout=secs * 1000)
+        last = -1
+        stuck_since = clock.uptime_ms()
+        while True:
+            if self.polls != last:
+                last = self.polls
+                stuck_since = clock.uptime_ms()
+            if clock.uptime_ms() - stuck_since < secs * 500:
+                self.wdt.feed()
+            await asyncio.sleep_ms(1000)
+
+    async def run(self, *services):
+        """Run until cancelled; `services` are more coroutines (Wi-Fi, console, status page)."""
+        if self.store:
+            self.store.restore(self)
+        tasks = [asyncio.create_task(self.sample_loop()), asyncio.create_task(self.push_loop()),
+                 asyncio.create_task(self.clock_loop()), asyncio.create_task(self.watchdog_loop())]
+        for coro in services:
+            tasks.append(asyncio.create_task(coro))
+        await tasks[0]
+
+    def shutdown(self, why="shutdown"):
+        if self.store:
+            self.store.checkpoint(self, why)
+        if self.source:
+            try:
+                self.source.close()
+            except Exception:
+                pass
+
+
+def _kw(w):
+    return "-" if w is None else payload.kilo(w)

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Run the firmware unchanged on the host: MicroPython unix port + ESP32 stand-ins, a simulated
+meter, and (unless --endpoint is given) a local fake Charge HQ over HTTPS.
+
+    make sim                                   # defaults: simulated CT board, fake Charge HQ
+    .venv/bin/python tools/sim.py --duration 120 --interval 30
+    .venv/bin/python tools/sim.py --endpoint https://localhost:9443/x --ca my-ca.pem
+
+--state-dir is the device's flash filesystem and RTC memory: reusing it is a reboot. Killing the
+simulator (SIGKILL) is a power cut. A reset the firmware performs (machine.reset(), watchdog)
+restarts the interpreter with RTC memory kept, as on the chip.
+"""
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+MICROPYTHON = str(ROOT / ".venv" / "bin" / "micropython")
+SIM_KEY = "sim-0123456789abcdef-KEY9"  # what the simulated device sends (never printed)
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description="Run the firmware in the simulator.")
+    ap.add_argument("--endpoint", help="push URL (default: a local fake Charge HQ)")
+    ap.add_argument("--ca", help="CA certificate (PEM or DER) the device trusts for --endpoint")
+    ap.add_argument("--api-key", help="Charge HQ API key (default: a simulator key)")
+    ap.add_argument("--interval", type=int, help="push interval in seconds (>= 30)")
+    ap.add_argument("--duration", type=float, help="stop after this many seconds (exit 0)")
+    ap.add_argument("--state-dir", default=str(ROOT / "state" / "sim"),
+                    help="the device's filesystem and RTC memory (reuse = reboot)")
+    ap.add_argument("--heap", type=int, help="MicroPython heap in bytes (e.g. 65536)")
+    ap.add_argument("--source", default=None,
+                    help="simulated | atm90e32 | modbus (default: keep the config's, else simulated)")
+    ap.add_argument("--boot", choices=("power", "soft", "wdt", "hard"), default=None,
+                    help="reset cause of the first start (default: power-on, or what the last run left)")
+    ap.add_argument("--fresh", action="store_true", help="wipe --state-dir first (a new device)")
+    ap.add_argument("--ticks-start", type=int, help="start ticks_ms here (e.g. just before 2**30)")
+    ap.add_argument("--no-ntp", action="store_true", help="no time server: the clock stays unset")
+    ap.add_argument("--min-gap", type=float, default=29.9, help="fake Charge HQ: 429 below this gap")
+    ap.add_argument("--quiet-server", action="store_true", help="do not print the fake server's lines")
+    a = ap.parse_args(argv)
+    if a.interval is not None and a.interval < 30:
+        ap.error("--interval must be at least 30 s (Charge HQ's floor)")
+    return a
+
+
+def to_der(path):
+    raw = open(path, "rb").read()
+    if b"-----BEGIN" in raw:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+        import re
+        return b"".join(x509.load_pem_x509_certificate(m).public_bytes(Encoding.DER) for m in re.findall(
+            rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", raw, re.S))
+    return raw
+
+
+def prepare_device(a, endpoint, ca_der):
+    """Lay out the device filesystem and write the config the flags ask for."""
+    fs = pathlib.Path(a.state_dir)
+    if a.fresh and fs.exists():
+        shutil.rmtree(fs)
+    fs.mkdir(parents=True, exist_ok=True)
+    # data files the deploy step copies onto a board
+    for src, dst in ((ROOT / "boards", fs / "boards"), (ROOT / "firmware" / "ca", fs / "ca"),
+                     (ROOT / "firmware" / "profiles", fs / "profiles")):
+        if src.exists():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+    cfg_path = fs / "config.json"
+    cfg = {}
+    if cfg_path.exists():
+        try:
+            cfg = json.loads(cfg_path.read_text())
+        except ValueError:
+            cfg = {}
+    cfg.setdefault("wifi", {}).setdefault("ssid", "HomeNet")
+    cfg["wifi"].setdefault("password", "simulated")
+    ch = cfg.setdefault("chargehq", {})
+    if a.api_key or not ch.get("api_key"):
+        ch["api_key"] = a.api_key or SIM_KEY
+    if endpoint:
+        ch["endpoint"] = endpoint
+    if a.interval:
+        ch["push_interval_s"] = a.interval
+    if ca_der:
+        (fs / "sim_ca.der").write_bytes(ca_der)
+        ch["ca_file"] = "sim_ca.der"
+    if a.source or "source" not in cfg:
+        cfg["source"] = default_source(a.source or "simulated", cfg.get("source"))
+        if cfg["source"].get("type") == "atm90e32":
+            cfg.setdefault("device", {})["board"] = "circuitsetup_split"
+    cfg_path.write_text(json.dumps(cfg, indent=1))
+    return fs, cfg
+
+
+def default_source(kind, old):
+    if old and old.get("type") == kind:
+        return old
+    if kind == "simulated":
+        return {"type": "simulated"}
+    if kind == "atm90e32":
+        return {"type": "atm90e32", "line_hz": 50, "ct_model": "SCT-013-000",
+                "channels": [{"chip": 0, "phase": "A", "role": "grid"},
+                             {"chip": 0, "phase": "C", "role": "solar"}]}
+    if kind == "modbus":
+        return {"type": "modbus", "uart": 1, "devices": [{"profile": "sdm630", "slave": 1}]}
+    raise SystemExit("unknown --source %s" % kind)
+
+
+class Device:
+    """One ESP32: restarts the interpreter when the firmware resets the chip."""
+
+    def __init__(self, a, fs, env_extra):
+        self.a = a
+        self.fs = fs
+        self.env_extra = env_extra
+        self.proc = None
+        self.stopping = False
+
+    def env(self, cause):
+        env = dict(os.environ)
+        env["MICROPYPATH"] = ":".join([".frozen", str(ROOT / "host_tests" / "stubs"),
+                                       str(ROOT / "firmware"), str(ROOT / "lib")])
+        env["ESPSIM_STATE"] = str(self.fs)
+        env["ESPSIM_RESET_CAUSE"] = cause
+        if self.a.ticks_start is not None:
+            env["ESPSIM_TICKS_START"] = str(self.a.ticks_start)
+        if self.a.no_ntp:
+            env["ESPSIM_NTP"] = "0"
+        env.update(self.env_extra)
+        return env
+
+    def start(self, cause):
+        cmd = [MICROPYTHON]
+        if self.a.heap:
+            cmd += ["-X", "heapsize=%d" % self.a.heap]
+        cmd += [str(ROOT / "tools" / "espsim_boot.py"), str(ROOT / "firmware")]
+        self.proc = subprocess.Popen(cmd, cwd=self.fs, env=self.env(cause), stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+
+    def run(self, first_cause):
+        cause = first_cause
+        while True:
+            print("[sim] device start (%s)" % cause, flush=True)
+            self.start(cause)
+            rc = self.proc.wait()
+            if self.stopping:
+                return 0
+            marker = self.fs / ".reset_reason"
+            if marker.exists():
+                cause = marker.read_text().strip()
+                marker.unlink()
+                print("[sim] chip reset (%s): restarting with RTC memory kept" % cause, flush=True)
+                continue
+            print("[sim] firmware exited (code %s)" % rc, flush=True)
+            return 0 if rc == 0 else 1
+
+    def stop(self):
+        self.stopping = True
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)  # Ctrl-C: the firmware checkpoints and stops
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    server = None
+    endpoint, ca_der = a.endpoint, None
+    if a.ca:
+        ca_der = to_der(a.ca)
+    if not endpoint:
+        import fake_chargehq
+        chq_dir = tempfile.mkdtemp(prefix="fake-chargehq-")
+        out = open(os.devnull, "w") if a.quiet_server else sys.stdout
+        server, endpoint, ca_path = fake_chargehq.serve(chq_dir, 0, a.min_gap, out=out)
+        ca_der = open(ca_path, "rb").read()
+        print("[sim] fake Charge HQ at %s (records in %s/pushes.jsonl)" % (endpoint, chq_dir), flush=True)
+    fs, cfg = prepare_device(a, endpoint, ca_der)
+    env_extra = {}
+    peers = []
+    src = cfg["source"].get("type")
+    if src == "atm90e32":
+        env_extra["ESPSIM_ATM90E32"] = "day"  # the stand-ins attach the chip model to the SPI bus
+    elif src == "modbus":
+        from modbus_peer import start_peer
+        for dev in cfg["source"].get("devices", []):
+            path, stop = start_peer(dev["profile"], dev.get("slave", 1), dev.get("baud", 9600))
+            peers.append(stop)
+            env_extra["ESPSIM_UART%d" % cfg["source"].get("uart", 1)] = path
+            break  # one peer serves the bus in the simulator
+    print("[sim] device filesystem %s, source %s, push every %s s" % (
+        fs, src, cfg["chargehq"].get("push_interval_s", 60)), flush=True)
+    dev = Device(a, fs, env_extra)
+    cause = a.boot or "power"
+    if a.duration:
+        threading.Timer(a.duration, dev.stop).start()
+    try:
+        rc = dev.run(cause)
+    except KeyboardInterrupt:
+        dev.stop()
+        rc = 0
+    for stop in peers:
+        stop()
+    if server:
+        server.shutdown()
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
