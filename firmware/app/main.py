@@ -27,7 +27,14 @@ async def _main(app, log):
     else:
         log.info("Wi-Fi connected to %s, IP %s" % (w["ssid"], sta.ifconfig()[0]))
     app.wifi = sta
-    await app.run(wifi.supervise(sta, w["ssid"], w["password"], log, w["hostname"]))
+    await app.run(wifi.supervise(sta, w["ssid"], w["password"], log, w["hostname"]),
+                  *_services(app, log))
+
+
+def _services(app, log):
+    """More coroutines beside sampling and pushing (console, status page): one line each."""
+    out = []
+    return out
 
 
 async def _needs_setup(log, cfg):
@@ -62,6 +69,7 @@ def run():
     except ImportError:
         pass
     app = App(cfg, log, board, store)
+    app.reset_cause = reset_cause_text()
     try:
         asyncio.run(_main(app, log))
     except KeyboardInterrupt:

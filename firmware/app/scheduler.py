@@ -38,6 +38,7 @@ class App:
         self.push_now = asyncio.Event()
         self.wifi = None
         self.wdt = None
+        self.reset_cause = "unknown"  # set by app.main
         log.secrets.append(cfg.get("chargehq", "api_key"))
 
     # --- sampling -------------------------------------------------------------------------
@@ -172,6 +173,47 @@ class App:
                 self.store.on_push(self)
             gc.collect()
 
+    # --- what the console and the status page show ------------------------------------------
+    def status(self):
+        """A snapshot of the device for `status`, the status page and /api/status."""
+        s = self.site
+        p = self.pusher
+        ok = self.source_error is None
+        v = self.validation
+        e = self.energy
+        due = p.due_in_ms()
+        wifi = None
+        if self.wifi is not None:
+            up = self.wifi.isconnected()
+            wifi = {"connected": up, "ssid": self.cfg.get("wifi", "ssid"),
+                    "ip": self.wifi.ifconfig()[0] if up else None,
+                    "rssi": _rssi(self.wifi) if up else None}
+        return {
+            "source": self.source.name if self.source else self.cfg.section("source").get("type"),
+            "meter_ok": ok,
+            "meter_error": self.source_error,
+            "reading_age_s": None if self.last_ok_up is None else self.reading_age_ms() // 1000,
+            "production_kw": _kw_num(s.solar_w) if ok else None,
+            "net_import_kw": _kw_num(s.grid_w) if ok else None,
+            "consumption_kw": _kw_num(validate.consumption_w(s)) if ok else None,
+            "battery_discharge_kw": _kw_num(s.battery_w) if ok else None,
+            "battery_soc": _kw_num(s.soc_pm) if ok else None,
+            "imported_kwh": _kw_num(e.wh[0]), "exported_kwh": _kw_num(e.wh[1]),
+            "today_imported_kwh": _kw_num(e.today_wh(0)),
+            "today_exported_kwh": _kw_num(e.today_wh(1)),
+            "validation": None if v is None else v.text(),
+            "last_push": None if p.last_attempt_s is None else clock.fmt_time(p.last_attempt_s),
+            "last_push_result": p.last_result,
+            "last_push_status": p.last_status,
+            "pushes_ok": p.ok_count, "pushes_failed": p.fail_count,
+            "next_push_s": max(0, due // 1000),
+            "wifi": wifi,
+            "uptime_s": clock.uptime_s(),
+            "free_heap": gc.mem_free(),
+            "reset_cause": self.reset_cause,
+            "clock_synced": clock.is_synced(),
+        }
+
     # --- network and clock ----------------------------------------------------------------
     async def clock_loop(self):
         while True:
@@ -220,3 +262,14 @@ class App:
 
 def _kw(w):
     return "-" if w is None else payload.kilo(w)
+
+
+def _kw_num(w):
+    return None if w is None else w / 1000
+
+
+def _rssi(wlan):
+    try:
+        return wlan.status("rssi")
+    except Exception:
+        return None
