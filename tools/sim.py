@@ -47,6 +47,7 @@ def parse_args(argv=None):
     ap.add_argument("--no-ntp", action="store_true", help="no time server: the clock stays unset")
     ap.add_argument("--min-gap", type=float, default=29.9, help="fake Charge HQ: 429 below this gap")
     ap.add_argument("--quiet-server", action="store_true", help="do not print the fake server's lines")
+    ap.add_argument("--chq-dir", help="fake Charge HQ's folder (CA, pushes.jsonl; default: a temp dir)")
     a = ap.parse_args(argv)
     if a.interval is not None and a.interval < 30:
         ap.error("--interval must be at least 30 s (Charge HQ's floor)")
@@ -182,7 +183,7 @@ def main(argv=None):
         ca_der = to_der(a.ca)
     if not endpoint:
         import fake_chargehq
-        chq_dir = tempfile.mkdtemp(prefix="fake-chargehq-")
+        chq_dir = a.chq_dir or tempfile.mkdtemp(prefix="fake-chargehq-")
         out = open(os.devnull, "w") if a.quiet_server else sys.stdout
         server, endpoint, ca_path = fake_chargehq.serve(chq_dir, 0, a.min_gap, out=out)
         ca_der = open(ca_path, "rb").read()

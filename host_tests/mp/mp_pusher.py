@@ -1,0 +1,89 @@
+# Push timing: interval, backoff 30..300 s reset by success, the 30 s floor, the floor after a
+# reset. The clock and the network are replaced by fakes so the test runs in no time.
+import asyncio
+import time
+import https_post
+from app import clock, config
+from app.pusher import Pusher
+from mptest import check, eq, done
+
+
+class FakeLog:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, m):
+        self.lines.append(m)
+
+    warn = error = info
+
+
+now = [0]
+clock.uptime_ms = lambda: now[0]
+answers = []
+
+
+async def fake_post(url, body, ctx=None, headers=(), timeout_ms=0, dns_ttl_ms=0):
+    a = answers.pop(0)
+    if isinstance(a, Exception):
+        raise a
+    return a, b"{}"
+
+https_post.post = fake_post
+https_post.tls_context = lambda der: object()
+
+cfg = config.validate({"wifi": {"ssid": "x"}, "chargehq": {"api_key": "k", "push_interval_s": 60,
+                       "endpoint": "http://127.0.0.1:1/x"}, "source": {"type": "simulated"}})
+log = FakeLog()
+p = Pusher(cfg, log)
+check(p.due_in_ms() <= 0, "first push at once after power-on")
+
+
+def push(result):
+    answers.append(result)
+    return asyncio.run(p.send('{"apiKey":"k"}'))
+
+
+check(push(200), "2xx delivered")
+eq(p.due_in_ms(), 60000, "next in 60 s")
+now[0] += 10000
+check(not push(200), "refused inside the floor")
+check(any("30 s" in l for l in log.lines), "refusal logged")
+eq(len(answers), 1, "no request sent inside the floor")
+answers.clear()
+
+# failures back off 30, 60, 120, 240, 300, 300; each wait respected
+now[0] = 60000
+delays = []
+for i in range(6):
+    w = p.due_in_ms()
+    if w > 0:
+        now[0] += w
+    push(https_post.HttpError("no answer"))
+    delays.append(p.due_in_ms() // 1000)
+eq(delays, [30, 60, 120, 240, 300, 300], "backoff")
+eq(p.fail_count, 6, "failures counted")
+check(p.last_status is None and "no answer" in p.last_result, p.last_result)
+now[0] += p.due_in_ms()
+push(503)
+eq(p.last_status, 503, "status kept")
+eq(p.due_in_ms() // 1000, 300, "5xx backs off too")
+now[0] += p.due_in_ms()
+push(200)
+eq(p.due_in_ms() // 1000, 60, "success resets the backoff")
+eq(p.backoff_s, 0, "backoff cleared")
+
+# after a reset: the floor counts from the last push before it (RTC clock kept counting)
+p2 = Pusher(cfg, FakeLog())
+now[0] = 0
+p2.restore(time.time() - 10)
+w = p2.due_in_ms()
+check(19000 <= w <= 20000, "first push 20 s after boot (last was 10 s before): %d" % w)
+check(p2.floor_in_ms() > 0, "floor holds for push-now too")
+p3 = Pusher(cfg, FakeLog())
+p3.restore(time.time() + 500)  # clock went back: keep the full floor
+eq(p3.due_in_ms(), 30000, "unknown age -> full 30 s")
+p4 = Pusher(cfg, FakeLog())
+p4.restore(time.time() - 3600)
+check(p4.due_in_ms() <= 0, "old push: no wait")
+done()
