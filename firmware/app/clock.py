@@ -2,10 +2,19 @@
 import time
 from micropython import const
 
+try:
+    from time import ticks_ms, ticks_diff
+except ImportError:  # CPython (host tests): same 2**30 wrap as the ESP32
+    def ticks_ms():
+        return int(time.monotonic() * 1000) & 0x3FFFFFFF
+
+    def ticks_diff(a, b):
+        return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+
 EPOCH_OFFSET_S = const(946684800)  # 1970 -> 2000 (the ESP32's time.time() counts from 2000)
 _VALID_AFTER_S = const(820454400)  # 2026-01-01 in the 2000 epoch: an earlier clock was never set
 
-_last = time.ticks_ms()
+_last = ticks_ms()
 _up_ms = 0
 ntp_synced = False  # set by sync() this boot
 
@@ -13,8 +22,8 @@ ntp_synced = False  # set by sync() this boot
 def uptime_ms():
     """Milliseconds since boot; call at least every few days (every poll does)."""
     global _last, _up_ms
-    now = time.ticks_ms()
-    _up_ms += time.ticks_diff(now, _last)
+    now = ticks_ms()
+    _up_ms += ticks_diff(now, _last)
     _last = now
     return _up_ms
 
