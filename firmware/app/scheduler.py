@@ -129,6 +129,9 @@ class App:
         if not v.ok:
             self.log.warn("check: " + v.text())
         self.validation = v
+        if not v.numeric:  # pushed as data it would be garbage in Charge HQ
+            why = "meter gave non-numeric data"
+            return payload.body(key, error=why), "error: " + why
         tsms = s.t_s if age > _DELAYED_MS and clock.is_synced() else None
         body = payload.body(key, s, cons, energy, tsms_s=tsms)
         summary = "solar %s grid %s load %s%s kW%s" % (
@@ -216,12 +219,16 @@ class App:
 
     # --- network and clock ----------------------------------------------------------------
     async def clock_loop(self):
+        # ntptime blocks the loop for up to its timeout: back off while no server answers
+        retry = 10
         while True:
             if self.wifi is None or self.wifi.isconnected():
                 if clock.sync():
+                    retry = 10
                     await asyncio.sleep(_NTP_REFRESH_S)
                     continue
-            await asyncio.sleep(_NTP_RETRY_S if clock.ntp_synced else 10)
+            await asyncio.sleep(retry)
+            retry = min(retry * 2, _NTP_RETRY_S)
 
     async def watchdog_loop(self):
         # Fed only while sampling makes progress: a hung driver or a blocked loop resets the chip.

@@ -16,6 +16,7 @@ _NIGHT_DRAW_W = const(1000)
 class Result:
     def __init__(self):
         self.ok = True
+        self.numeric = True  # False: a value is not a number: push an error, not the data
         self.problems = []
 
     def add(self, msg):
@@ -47,6 +48,7 @@ def check(site, energy_wh, last_pushed_wh, tolerance_w=100, tolerance_pct=5, max
             continue
         if not isinstance(v, int):
             r.add("%s is not a number" % name)
+            r.numeric = False
             continue
         if v > limit or v < -limit:
             r.add("%s %.1f kW out of range" % (name, v / 1000))
