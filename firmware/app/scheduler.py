@@ -10,7 +10,7 @@ from app.pusher import Pusher
 from app.site import Site
 from app.sources import SourceError, make_source
 
-_STALE_MIN_MS = const(5000)   # a reading older than this (or 3 sample periods) is not pushed
+_STALE_MIN_MS = const(20000)  # a reading older than this (or 3 sample periods) is not pushed
 _DELAYED_MS = const(5000)     # a reading this old at push time carries its timestamp (tsms)
 _SOURCE_RETRY_MS = const(10000)
 _FIRST_READ_WAIT_MS = const(10000)
