@@ -67,3 +67,33 @@ def test_sim_refuses_endpoint_signed_by_another_ca(tmp_path):
     assert "push failed: TLS" in out and "retry in 30 s" in out, out
     assert not (tmp_path / "chq" / "pushes.jsonl").exists(), "nothing may reach an unverified server"
     assert KEY not in out
+
+
+def test_watchdog_resets_a_hung_device_and_it_recovers(tmp_path):
+    """A driver stuck in a blocking call: the watchdog resets the chip (RTC memory kept), the
+    firmware boots again with reset cause 'watchdog' and pushes."""
+    state, chq = tmp_path / "dev", tmp_path / "chq"
+    state.mkdir()
+    (state / "config.json").write_text(json.dumps({
+        "wifi": {"ssid": "HomeNet"}, "chargehq": {"api_key": KEY},
+        "device": {"watchdog_s": 3}, "source": {"type": "simulated"}}))
+    (state / "sim_hang").write_text("")
+
+    def unhang():  # the fault clears once the first reset has happened
+        for _ in range(200):
+            if (state / ".reset_reason").exists() or b"watchdog" in b"".join(out_lines):
+                break
+            time.sleep(0.1)
+        (state / "sim_hang").unlink()
+    out_lines = []
+    proc = subprocess.Popen(SIM + ["--state-dir", str(state), "--chq-dir", str(chq), "--duration", "14"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    threading.Thread(target=unhang, daemon=True).start()
+    for line in proc.stdout:
+        out_lines.append(line)
+    proc.wait(60)
+    out = b"".join(out_lines).decode()
+    assert "watchdog timeout" in out and "chip reset (wdt)" in out, out
+    assert "boot: watchdog" in out, out
+    assert "pushed (HTTP 200)" in out.split("boot: watchdog", 1)[1], out
+    assert KEY not in out

@@ -232,11 +232,9 @@ class App:
 
     async def watchdog_loop(self):
         # Fed only while sampling makes progress: a hung driver or a blocked loop resets the chip.
-        import machine
         secs = self.cfg.get("device", "watchdog_s")
-        if not secs:
+        if not self.wdt:
             return
-        self.wdt = machine.WDT(timeout=secs * 1000)
         last = -1
         stuck_since = clock.uptime_ms()
         while True:
@@ -251,6 +249,10 @@ class App:
         """Run until cancelled; `services` are more coroutines (Wi-Fi, console, status page)."""
         if self.store:
             self.store.restore(self)
+        secs = self.cfg.get("device", "watchdog_s")
+        if secs:  # armed before any task runs: a first poll that hangs must be caught too
+            import machine
+            self.wdt = machine.WDT(timeout=secs * 1000)
         tasks = [asyncio.create_task(self.sample_loop()), asyncio.create_task(self.push_loop()),
                  asyncio.create_task(self.clock_loop()), asyncio.create_task(self.watchdog_loop())]
         for coro in services:

@@ -3,7 +3,8 @@
 #
 # config "source": {"type": "simulated", "peak_solar_w": 6000, "base_load_w": 450,
 #   "battery": true, "battery_wh": 13500, "start_hour": 11, "speed": 1}
-# A file named "sim_fault" in the working folder makes poll() fail with its text (fault tests).
+# Fault hooks (tests): a file "sim_fault" in the working folder makes poll() fail with its text;
+# a file "sim_hang" makes it block (as a stuck driver would) until the watchdog resets the chip.
 import time
 from micropython import const
 from app.sources import SourceError
@@ -71,6 +72,11 @@ class SimulatedSource:
         try:
             with open("sim_fault") as f:
                 raise SourceError(f.read().strip() or "simulated fault")
+        except OSError:
+            pass
+        try:
+            open("sim_hang").close()
+            time.sleep(3600)  # a driver stuck in a blocking call: only the watchdog gets out
         except OSError:
             pass
         now = time.ticks_ms()
