@@ -83,6 +83,7 @@ def prepare_device(a, endpoint, ca_der):
             cfg = json.loads(cfg_path.read_text())
         except ValueError:
             cfg = {}
+    cfg.setdefault("device", {}).setdefault("report_s", 10)  # a reading line every 10 s
     cfg.setdefault("wifi", {}).setdefault("ssid", "HomeNet")
     cfg["wifi"].setdefault("password", "simulated")
     ch = cfg.setdefault("chargehq", {})

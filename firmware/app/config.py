@@ -24,6 +24,7 @@ _SCHEMA = (
     ("device", "sample_interval_ms", "i", 1000, 200, 10000),
     ("device", "watchdog_s", "i", 60, 0, 600),
     ("device", "admin_password", "s", "", 0, 64),
+    ("device", "report_s", "i", 0, 0, 3600),
     ("validation", "tolerance_w", "i", 100, 0, 100000),
     ("validation", "tolerance_pct", "i", 5, 0, 100),
     ("validation", "max_site_kw", "i", 100, 1, 10000),

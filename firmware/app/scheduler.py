@@ -31,6 +31,7 @@ class App:
         self.source = None
         self.source_error = "not read yet"
         self.last_ok_up = None        # uptime ms of the latest good reading
+        self._reported = -1 << 29     # uptime ms of the last "reading:" log line
         self.polls = 0
         self.poll_errors = 0
         self.validation = None        # validate.Result of the latest push
@@ -97,6 +98,10 @@ class App:
         else:
             e.add(s.d_import_uwh, s.d_export_uwh)
         self.last_ok_up = clock.uptime_ms()
+        every = self.cfg.get("device", "report_s")
+        if every and self.last_ok_up - self._reported >= every * 1000:
+            self._reported = self.last_ok_up
+            self.log.info("reading: " + self.reading_text())
         if self.source_error is not None:
             if self.source_error != "not read yet":
                 self.log.info("meter read again")
@@ -120,7 +125,6 @@ class App:
             self.validation = None
             return payload.body(key, error=why), "error: " + why
         s = self.site
-        cons = validate.consumption_w(s)
         energy = self.energy.wh if s.grid_w is not None else None
         v = validate.check(s, energy, self.last_pushed_wh,
                            self.cfg.get("validation", "tolerance_w"),
@@ -133,12 +137,19 @@ class App:
             why = "meter gave non-numeric data"
             return payload.body(key, error=why), "error: " + why
         tsms = s.t_s if age > _DELAYED_MS and clock.is_synced() else None
-        body = payload.body(key, s, cons, energy, tsms_s=tsms)
-        summary = "solar %s grid %s load %s%s kW%s" % (
-            _kw(s.solar_w), _kw(s.grid_w), _kw(cons),
-            (" batt " + _kw(s.battery_w)) if s.battery_w is not None else "",
-            "" if v.ok else " [check failed]")
-        return body, summary
+        body = payload.body(key, s, validate.consumption_w(s), energy, tsms_s=tsms)
+        return body, self.reading_text() + (", check ok" if v.ok else " [check failed]")
+
+    def reading_text(self):
+        s = self.site
+        e = self.energy.wh
+        text = "solar %s grid %s load %s" % (_kw(s.solar_w), _kw(s.grid_w),
+                                            _kw(validate.consumption_w(s)))
+        if s.battery_w is not None:
+            text += " batt %s" % _kw(s.battery_w)
+        if s.soc_pm is not None:
+            text += " (%d%%)" % (s.soc_pm // 10)
+        return text + " kW, import %s export %s kWh" % (payload.kilo(e[0]), payload.kilo(e[1]))
 
     async def push_loop(self):
         while True:
