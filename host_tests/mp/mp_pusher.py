@@ -5,17 +5,7 @@ import time
 import https_post
 from app import clock, config
 from app.pusher import Pusher
-from mptest import check, eq, done
-
-
-class FakeLog:
-    def __init__(self):
-        self.lines = []
-
-    def info(self, m):
-        self.lines.append(m)
-
-    warn = error = info
+from mptest import ListLog, check, eq, done
 
 
 now = [0]
@@ -34,7 +24,7 @@ https_post.tls_context = lambda der: object()
 
 cfg = config.validate({"wifi": {"ssid": "x"}, "chargehq": {"api_key": "k", "push_interval_s": 60,
                        "endpoint": "http://127.0.0.1:1/x"}, "source": {"type": "simulated"}})
-log = FakeLog()
+log = ListLog()
 p = Pusher(cfg, log)
 check(p.due_in_ms() <= 0, "first push at once after power-on")
 
@@ -74,16 +64,16 @@ eq(p.due_in_ms() // 1000, 60, "success resets the backoff")
 eq(p.backoff_s, 0, "backoff cleared")
 
 # after a reset: the floor counts from the last push before it (RTC clock kept counting)
-p2 = Pusher(cfg, FakeLog())
+p2 = Pusher(cfg, ListLog())
 now[0] = 0
 p2.restore(time.time() - 10)
 w = p2.due_in_ms()
 check(19000 <= w <= 20000, "first push 20 s after boot (last was 10 s before): %d" % w)
 check(p2.floor_in_ms() > 0, "floor holds for push-now too")
-p3 = Pusher(cfg, FakeLog())
+p3 = Pusher(cfg, ListLog())
 p3.restore(time.time() + 500)  # clock went back: keep the full floor
 eq(p3.due_in_ms(), 30000, "unknown age -> full 30 s")
-p4 = Pusher(cfg, FakeLog())
+p4 = Pusher(cfg, ListLog())
 p4.restore(time.time() - 3600)
 check(p4.due_in_ms() <= 0, "old push: no wait")
 done()

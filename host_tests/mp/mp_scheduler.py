@@ -6,25 +6,14 @@ import ntptime
 from app import clock, config
 from app.scheduler import App
 from app.site import Site
-from mptest import check, eq, done
-
-
-class Log:
-    def __init__(self):
-        self.lines = []
-        self.secrets = []
-
-    def info(self, m):
-        self.lines.append(m)
-
-    warn = error = info
+from mptest import ListLog, check, eq, done
 
 
 now = [1000]
 clock.uptime_ms = lambda: now[0]
 cfg = config.validate({"wifi": {"ssid": "x"}, "chargehq": {"api_key": "KEY-123456789"},
                        "source": {"type": "simulated", "battery": False}})
-log = Log()
+log = ListLog()
 app = App(cfg, log)
 check("KEY-123456789" in log.secrets, "API key registered as a secret")
 

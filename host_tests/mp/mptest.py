@@ -39,3 +39,16 @@ def raises(exc, fn, *args, **kw):
 def done():
     print("MPTEST-DONE", _count)
     sys.stdout.flush() if hasattr(sys.stdout, "flush") else None
+
+
+class ListLog:
+    """Stands in for app.log.Log in tests: keeps every message in .lines."""
+
+    def __init__(self):
+        self.lines = []
+        self.secrets = []
+
+    def info(self, msg):
+        self.lines.append(msg)
+
+    warn = error = info
