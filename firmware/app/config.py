@@ -28,6 +28,9 @@ _SCHEMA = (
     ("validation", "tolerance_w", "i", 100, 0, 100000),
     ("validation", "tolerance_pct", "i", 5, 0, 100),
     ("validation", "max_site_kw", "i", 100, 1, 10000),
+    # -- energy store (section "energy") --
+    # -- set-up portal and status page (section "portal") --
+    # -- serial console (section "console") --
 )
 
 
