@@ -138,7 +138,8 @@ class App:
             return payload.body(key, error=why), "error: " + why
         tsms = s.t_s if age > _DELAYED_MS and clock.is_synced() else None
         body = payload.body(key, s, validate.consumption_w(s), energy, tsms_s=tsms)
-        return body, self.reading_text() + (", check ok" if v.ok else " [check failed]")
+        return body, "%s%s, reading %d ms old" % (
+            self.reading_text(), ", check ok" if v.ok else " [check failed]", age)
 
     def reading_text(self):
         s = self.site
