@@ -31,6 +31,8 @@ _SCHEMA = (
     # -- energy store (section "energy") --
     # -- set-up portal and status page (section "portal") --
     # -- serial console (section "console") --
+    ("console", "enabled", "b", True, 0, 0),   # the service console on the USB serial line
+    ("console", "echo", "b", True, 0, 0),      # echo typed characters (off if the terminal echoes)
 )
 
 
@@ -49,6 +51,14 @@ class Config:
 
     def section(self, name):
         return self.data[name]
+
+
+def field(section, key):
+    """-> (kind, low, high) of a setting, or None when there is no such setting."""
+    for sec, k, kind, _default, lo, hi in _SCHEMA:
+        if sec == section and k == key:
+            return kind, lo, hi
+    return None
 
 
 def defaults():
