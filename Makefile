@@ -28,5 +28,9 @@ test: $(STAMP)
 sim: $(STAMP)
 	$(BIN)/python tools/sim.py $(SIM_ARGS)
 
+# BENCH_ARGS: --quick for a smoke run, --only min_heap,alloc for some figures
+bench: $(STAMP)
+	$(BIN)/python tools/bench.py $(BENCH_ARGS)
+
 clean:
 	rm -rf build .pytest_cache

@@ -1,0 +1,78 @@
+# Benchmark driver (host only): the push loop's work, cycle after cycle, on the MicroPython unix
+# port - a poll of the source, energy, validation, the JSON body and a real HTTPS push to the
+# local fake Charge HQ - without the 60 s waits in between (the fake server allows any gap).
+#
+#   micropython [-X heapsize=N] espsim_run.py bench/mp_cycles.py ENDPOINT CA_FILE CYCLES PUSH_EVERY
+#                                                               [SOURCE_JSON]
+# Prints "BENCH key value" lines; exits 1 when a cycle fails (MemoryError included).
+import sys
+import gc
+import asyncio
+import json
+from app import config
+from app.log import Log
+from app.scheduler import App
+
+endpoint, ca_file, cycles, push_every = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+source = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {"type": "simulated", "speed": 60}
+board = json.loads(sys.argv[6]) if len(sys.argv) > 6 else None
+raw = {"wifi": {"ssid": "bench"}, "source": source,
+       "chargehq": {"api_key": "bench-key-0123456789", "endpoint": endpoint, "ca_file": ca_file},
+       "device": {"watchdog_s": 0}}
+cfg = config.validate(raw)
+if cfg.errors or cfg.problem:
+    print("BENCH config", cfg.errors, cfg.problem)
+    sys.exit(2)
+log = Log(echo=False)
+store = None
+try:
+    from app.persist import Store
+    store = Store(log)
+except ImportError:
+    pass
+app = App(cfg, log, board, store)
+
+
+async def main():
+    if store:
+        store.restore(app)
+    if not await app._start_source():
+        print("BENCH source failed:", app.source_error)
+        return False
+    scratch = app._scratch
+    pushes = fails = 0
+    base = None
+    for i in range(cycles):
+        scratch.clear()
+        await app.source.poll(scratch)
+        app._accept(scratch)
+        if push_every and i % push_every == 0:
+            body, _ = app.build_body()
+            app.pusher.last_attempt_up = None   # bench only: the fake server allows any gap
+            app.pusher._first_wait_ms = -(1 << 29)
+            ok = await app.pusher.send(body)
+            body = None
+            pushes += 1
+            if not ok:
+                fails += 1
+                print("BENCH push failed:", app.pusher.last_result)
+        gc.collect()
+        if i == min(100, cycles - 1):
+            base = gc.mem_alloc()
+    gc.collect()
+    print("BENCH cycles", cycles)
+    print("BENCH pushes", pushes)
+    print("BENCH push_failures", fails)
+    print("BENCH heap_after_100", base)
+    print("BENCH heap_end", gc.mem_alloc())
+    print("BENCH heap_total", gc.mem_alloc() + gc.mem_free())
+    print("BENCH wh", app.energy.wh[0], app.energy.wh[1])
+    return fails == 0 and app.source_error is None
+
+
+try:
+    ok = asyncio.run(main())
+except MemoryError as e:
+    print("BENCH MemoryError", e)
+    ok = False
+sys.exit(0 if ok else 1)
