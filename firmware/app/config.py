@@ -30,6 +30,13 @@ _SCHEMA = (
     ("validation", "max_site_kw", "i", 100, 1, 10000),
     # -- energy store (section "energy") --
     # -- set-up portal and status page (section "portal") --
+    ("portal", "ap_name", "s", "ChargeHQ-Meter", 1, 24),  # set-up network: this + "-" + 6 hex of the chip id
+    ("portal", "ap_password", "s", "", 0, 63),     # its WPA2 password (8..63); empty: the device's own (console)
+    ("portal", "ap_after_s", "i", 600, 30, 86400),  # home network away this long: set-up network opens
+    ("portal", "ap_after_new_s", "i", 60, 0, 86400),  # ... sooner when the network never worked here
+    ("portal", "idle_close_s", "i", 600, 30, 86400),  # the set-up network closes when unused this long
+    ("portal", "http_port", "i", 80, 1, 65535),    # the web server (set-up portal, status page)
+    ("portal", "dns_port", "i", 53, 1, 65535),     # the set-up DNS catch-all
     # -- serial console (section "console") --
     ("console", "enabled", "b", True, 0, 0),   # the service console on the USB serial line
     ("console", "echo", "b", True, 0, 0),      # echo typed characters (off if the terminal echoes)
