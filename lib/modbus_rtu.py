@@ -1,0 +1,335 @@
+"""Modbus RTU master (FC03/FC04) for MicroPython and CPython, asyncio, on any UART-like object.
+
+    import modbus_rtu
+    bus = modbus_rtu.ModbusRTU(uart, baudrate=9600, de_pin=None, timeout_ms=1000, retries=2)
+    regs = await bus.read(slave=1, fc=4, addr=0x0034, count=2)      # memoryview, 2*count bytes
+    watts = modbus_rtu.f32(regs, 0)                                   # register 0 and 1, high word first
+    kwh = modbus_rtu.u32(regs, 0, "le")                               # low word first
+
+The UART: anything with any() -> bytes waiting, readinto(buf, n) -> bytes read (or None),
+write(buf), flush() (blocks until the bytes left the wire). machine.UART on the ESP32 (create it
+with timeout=0 so reads never block), the host stand-in (host_tests/stubs/machine.py) on a
+pseudo-terminal or a real /dev/ttyUSB0 under the unix port.
+
+read(slave, fc, addr, count, timeout_ms=None) -> memoryview of the 2*count register bytes as on
+the wire (big-endian within each register). The view points into the master's own buffer: it is
+valid until the next call on the same bus. Addresses are 0-based wire addresses. count 1..125.
+
+Per request:
+- waits for 3.5 character times of line silence (1.75 ms above 19200 baud), discarding whatever
+  arrives meanwhile (late replies, noise): this is how the master resynchronises after an error;
+- with a DE/RE pin: pin high, write, uart.flush(), one character time, pin low. The flush blocks
+  on purpose: yielding to other tasks here could keep the driver on while the slave answers.
+  Auto-direction transceivers: de_pin=None;
+- waits up to timeout_ms (per call, else the bus default) for the first reply byte; a frame that
+  stops arriving for about 10 character times (at least 50 ms: USB adapters deliver in bursts) is short.
+- checks CRC, slave id, function, byte count. Failures raise (after `retries` more attempts):
+    ModbusTimeout     no reply at all
+    ModbusCRCError    CRC mismatch
+    ModbusError       exception reply (.code = the exception code; 06 busy is retried after
+                      busy_pause_ms), wrong slave, wrong function, wrong length, garbage
+  Exception replies other than 06 are not retried: the device answered and will answer the same.
+- Several tasks may share one bus: requests are serialised.
+
+Counters for status pages: ok, timeouts, bad_frames, exceptions.
+
+Decoders (module functions, `i` = register index within the view, word order "be" = high word
+first, "le" = low word first; bytes within a register are always big-endian):
+    u16(mv, i)  s16(mv, i)  u32(mv, i, wo="be")  s32(mv, i, wo="be")  f32(mv, i, wo="be")
+crc16(buf, n=None) -> CRC-16/MODBUS of the first n bytes (init 0xFFFF, reflected poly 0xA001);
+on the wire the low byte goes first.
+"""
+import asyncio
+import struct
+
+from micropython import const
+
+try:
+    from time import ticks_us, ticks_ms, ticks_diff, sleep_us
+except ImportError:  # CPython
+    from time import monotonic, sleep
+
+    def ticks_us():
+        return int(monotonic() * 1000000)
+
+    def ticks_ms():
+        return int(monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def sleep_us(us):
+        sleep(us / 1000000)
+
+_sleep_ms = getattr(asyncio, "sleep_ms", None)
+if _sleep_ms is None:  # CPython
+    def _sleep_ms(ms):
+        return asyncio.sleep(ms / 1000)
+
+_RX_MAX = const(256)  # largest RTU frame
+_CHUNK = const(64)
+_MAX_REGS = const(125)
+_POLL_MS = const(1)
+
+EXCEPTION_NAMES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "device failure",
+    5: "acknowledge (still working)",
+    6: "busy, retry later",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target did not respond",
+}
+
+
+class ModbusError(Exception):
+    """A failed request. `.code` is the Modbus exception code of an exception reply, else None."""
+
+    def __init__(self, msg, code=None):
+        super().__init__(msg)
+        self.code = code
+
+
+class ModbusTimeout(ModbusError):
+    pass
+
+
+class ModbusCRCError(ModbusError):
+    pass
+
+
+def crc16(buf, n=None):
+    if n is None:
+        n = len(buf)
+    crc = 0xFFFF
+    for i in range(n):
+        crc ^= buf[i]
+        for _ in range(8):
+            if crc & 1:
+                crc = (crc >> 1) ^ 0xA001
+            else:
+                crc >>= 1
+    return crc
+
+
+def u16(mv, i):
+    return (mv[2 * i] << 8) | mv[2 * i + 1]
+
+
+def s16(mv, i):
+    v = (mv[2 * i] << 8) | mv[2 * i + 1]
+    return v - 0x10000 if v & 0x8000 else v
+
+
+def _le(wo):
+    return wo == "le" or wo == "LE"
+
+
+def u32(mv, i, wo="be"):
+    if _le(wo):
+        return (u16(mv, i + 1) << 16) | u16(mv, i)
+    return (u16(mv, i) << 16) | u16(mv, i + 1)
+
+
+def s32(mv, i, wo="be"):
+    v = u32(mv, i, wo)
+    return v - 0x100000000 if v & 0x80000000 else v
+
+
+_f32_buf = bytearray(4)
+
+
+def f32(mv, i, wo="be"):
+    b = _f32_buf
+    j = 2 * i
+    if _le(wo):
+        b[0] = mv[j + 2]
+        b[1] = mv[j + 3]
+        b[2] = mv[j]
+        b[3] = mv[j + 1]
+    else:
+        b[0] = mv[j]
+        b[1] = mv[j + 1]
+        b[2] = mv[j + 2]
+        b[3] = mv[j + 3]
+    return struct.unpack(">f", b)[0]
+
+
+class ModbusRTU:
+    def __init__(self, uart, baudrate=9600, de_pin=None, timeout_ms=1000, retries=2):
+        self.uart = uart
+        if isinstance(de_pin, int):
+            import machine
+            de_pin = machine.Pin(de_pin, machine.Pin.OUT, value=0)
+        self.de = de_pin
+        if de_pin is not None:
+            de_pin.value(0)
+        self.timeout_ms = timeout_ms
+        self.retries = retries
+        self.busy_pause_ms = 250
+        # 11 bits per character (start, 8 data, parity or 2nd stop, stop): the spec's worst case
+        self.char_us = (11000000 + baudrate - 1) // baudrate
+        self.gap_us = 1750 if baudrate > 19200 else (self.char_us * 35 + 9) // 10
+        self.idle_us = max(50000, 10 * self.char_us)  # a frame that stops this long is short
+        self._tx = bytearray(8)
+        self._rx = bytearray(_RX_MAX)
+        self._rxmv = memoryview(self._rx)
+        self._chunk = bytearray(_CHUNK)
+        self._views = {}  # count -> view into _rx: one memoryview per size, made once
+        self._busy = False
+        self._t_last = ticks_us()  # last time the line carried bytes (ours or anyone's)
+        self.ok = 0
+        self.timeouts = 0
+        self.bad_frames = 0
+        self.exceptions = 0
+
+    async def read(self, slave, fc, addr, count, timeout_ms=None):
+        if fc != 3 and fc != 4:
+            raise ValueError("only FC03 and FC04")
+        if not 1 <= count <= _MAX_REGS or not 0 <= addr or addr + count > 0x10000:
+            raise ValueError("bad register range")
+        if not 0 <= slave <= 247:
+            raise ValueError("bad slave id")
+        tmo = self.timeout_ms if timeout_ms is None else timeout_ms
+        # one request on the line at a time (a flag, not asyncio.Lock: that allocates per use)
+        while self._busy:
+            await _sleep_ms(_POLL_MS)
+        self._busy = True
+        try:
+            last = None
+            for attempt in range(self.retries + 1):
+                if last is not None and last.code == 6:
+                    await _sleep_ms(self.busy_pause_ms)
+                try:
+                    await self._transact(slave, fc, addr, count, tmo)
+                    self.ok += 1
+                    v = self._views.get(count)
+                    if v is None:
+                        v = self._rxmv[3:3 + 2 * count]
+                        self._views[count] = v
+                    return v
+                except ModbusError as e:
+                    if isinstance(e, ModbusTimeout):
+                        self.timeouts += 1
+                    elif e.code is not None:
+                        self.exceptions += 1
+                    else:
+                        self.bad_frames += 1
+                    if e.code is not None and e.code != 6:
+                        raise
+                    last = e
+            raise last
+        finally:
+            self._busy = False
+
+    def _what(self, slave, fc, addr, count):
+        return "slave %d FC%02d @%d x%d" % (slave, fc, addr, count)
+
+    def _send(self, slave, fc, addr, count):
+        tx = self._tx
+        tx[0] = slave
+        tx[1] = fc
+        tx[2] = addr >> 8
+        tx[3] = addr & 0xFF
+        tx[4] = count >> 8
+        tx[5] = count & 0xFF
+        crc = crc16(tx, 6)
+        tx[6] = crc & 0xFF
+        tx[7] = crc >> 8
+        de = self.de
+        if de is not None:
+            de.value(1)
+            try:
+                self.uart.write(tx)
+                self.uart.flush()  # blocks until the last stop bit left
+                sleep_us(self.char_us)
+            finally:
+                de.value(0)
+        else:
+            self.uart.write(tx)
+        self._t_last = ticks_us()
+
+    async def _transact(self, slave, fc, addr, count, tmo):
+        uart = self.uart
+        rx = self._rx
+        chunk = self._chunk
+        # 3.5 characters of silence first, throwing away whatever arrives (late replies, noise):
+        # this also resynchronises after an error
+        t0 = ticks_ms()
+        while True:
+            k = uart.any()
+            if k:
+                uart.readinto(chunk, min(k, _CHUNK))
+                self._t_last = ticks_us()
+                if ticks_diff(ticks_ms(), t0) > tmo:
+                    raise ModbusError("%s: the bus never went quiet (noise or another master)"
+                                      % self._what(slave, fc, addr, count))
+            elif ticks_diff(ticks_us(), self._t_last) >= self.gap_us:
+                break
+            else:
+                await _sleep_ms(_POLL_MS)
+        self._send(slave, fc, addr, count)
+        pos = 0
+        need = 0  # frame length once known
+        t0 = ticks_ms()
+        while True:
+            k = uart.any()
+            if k:
+                room = _RX_MAX - pos
+                if room <= 0:
+                    break
+                k = min(k, room, _CHUNK)
+                n = uart.readinto(chunk, k) or 0
+                for i in range(n):
+                    rx[pos + i] = chunk[i]
+                pos += n
+                self._t_last = ticks_us()
+                if need == 0 and pos >= 3:
+                    f = rx[1]
+                    if f == fc:
+                        need = 5 + rx[2]
+                    elif f == fc | 0x80:
+                        need = 5
+                    else:
+                        need = -1  # not a reply to this request: garbage
+                        break
+                if need > 0 and pos >= need:
+                    break
+                continue
+            if pos == 0:
+                if ticks_diff(ticks_ms(), t0) >= tmo:
+                    raise ModbusTimeout("%s: no reply within %d ms"
+                                        % (self._what(slave, fc, addr, count), tmo))
+            elif ticks_diff(ticks_us(), self._t_last) >= self.idle_us:
+                break
+            await _sleep_ms(_POLL_MS)
+        return self._check(slave, fc, addr, count, pos, need)
+
+    def _check(self, slave, fc, addr, count, pos, need):
+        rx = self._rx
+        if need < 0:
+            raise ModbusError("%s: garbage on the line (%s...)"
+                              % (self._what(slave, fc, addr, count), _hex(rx, min(pos, 8))))
+        if need == 0 or pos < need:
+            raise ModbusError("%s: short frame, %d bytes (%s)"
+                              % (self._what(slave, fc, addr, count), pos, _hex(rx, min(pos, 8))))
+        crc = crc16(rx, need - 2)
+        if rx[need - 2] != crc & 0xFF or rx[need - 1] != crc >> 8:
+            raise ModbusCRCError("%s: bad CRC in a %d-byte reply"
+                                 % (self._what(slave, fc, addr, count), need))
+        if rx[0] != slave:
+            raise ModbusError("%s: reply from slave %d" % (self._what(slave, fc, addr, count), rx[0]))
+        if rx[1] != fc:
+            code = rx[2]
+            raise ModbusError("%s: exception %02X (%s)"
+                              % (self._what(slave, fc, addr, count), code,
+                                 EXCEPTION_NAMES.get(code, "unknown")), code)
+        if rx[2] != 2 * count:
+            raise ModbusError("%s: reply carries %d bytes, want %d"
+                              % (self._what(slave, fc, addr, count), rx[2], 2 * count))
+
+
+def _hex(buf, n):
+    return " ".join("%02X" % buf[i] for i in range(n))
