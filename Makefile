@@ -13,6 +13,10 @@ help:
 	@echo "make test     run the test suite (CPython + MicroPython unix port)"
 	@echo "make bench    measure speed and memory -> docs/benchmarks.md"
 	@echo "make setup    create .venv with the pinned tools (done by the others)"
+	@echo "make build    compile firmware, lib and Microdot to .mpy in build/ (the board's layout)"
+	@echo "make deploy PORT=/dev/ttyUSB0 [BOARD=name]   copy changed files to a board, reset it"
+	@echo "make vboard   a virtual board (unix port REPL on a pty) to deploy to"
+	@echo "make flash-micropython PORT=/dev/ttyUSB0 [FIRMWARE=x.bin FLASH=yes]   stock MicroPython (esptool)"
 
 setup: $(STAMP)
 
@@ -31,6 +35,21 @@ sim: $(STAMP)
 # BENCH_ARGS: --quick for a smoke run, --only min_heap,alloc for some figures
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py $(BENCH_ARGS)
+
+build: $(STAMP)
+	$(BIN)/python tools/build.py
+
+# PORT: the board's serial port, or the virtual board's link (make vboard prints it)
+deploy: build
+	@test -n "$(PORT)" || { echo "usage: make deploy PORT=/dev/ttyUSB0 [BOARD=name]"; exit 2; }
+	$(BIN)/python tools/deploy.py --port $(PORT) $(if $(BOARD),--board $(BOARD))
+
+vboard: $(STAMP)
+	$(BIN)/python tools/vboard.py $(VBOARD_ARGS)
+
+flash-micropython:
+	@test -n "$(PORT)" || { echo "usage: make flash-micropython PORT=/dev/ttyUSB0 [FIRMWARE=x.bin] [CHIP=esp32] [FLASH=yes]"; exit 2; }
+	$(PYTHON) tools/flash_micropython.py --port $(PORT) $(if $(FIRMWARE),--firmware $(FIRMWARE)) $(if $(CHIP),--chip $(CHIP)) $(if $(filter yes,$(FLASH)),--run)
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,0 +1,106 @@
+"""`make build` + `make deploy` against a virtual board: the MicroPython unix port's REPL on a
+pseudo-terminal (tools/vboard.py), driven by the real mpremote, as an ESP32 on /dev/ttyUSB0 would be.
+
+Measures: every file of the build arrives byte for byte; a second deploy copies nothing; a changed
+file is the only one copied; config.json on the board is never touched; modules the build no longer
+has and .py files that would shadow a new .mpy are removed; BOARD= ships one profile; and the
+deployed image (compiled .mpy only, no source on the path) imports under MicroPython."""
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from mp import MICROPYTHON, ROOT, STUBS, assert_mp_passed
+
+sys.path.insert(0, str(ROOT / "tools"))
+import build as build_tool  # noqa: E402
+import deploy as deploy_tool  # noqa: E402
+
+CONFIG = b'{"wifi": {"ssid": "home", "password": "kept"}, "device": {"board": "mine"}}\n'
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build")
+    rows = build_tool.build(out, quiet=True)
+    # two board profiles, to see BOARD= pick one (the repo's own boards/ may be empty or not there yet)
+    (out / "boards").mkdir(exist_ok=True)
+    extra = []
+    for name in ("vtest_a", "vtest_b"):
+        (out / "boards" / (name + ".json")).write_text('{"name": "%s"}\n' % name)
+        extra.append("boards/%s.json" % name)
+    listing = out / ".files"
+    listing.write_text(listing.read_text() + "".join(e + "\n" for e in extra))
+    return out, [r[0] for r in rows] + extra
+
+
+@pytest.fixture(scope="module")
+def vboard(tmp_path_factory):
+    base = tmp_path_factory.mktemp("vboard")
+    fs, link = base / "fs", base / "tty"
+    fs.mkdir()
+    (fs / "config.json").write_bytes(CONFIG)
+    (fs / "app").mkdir()
+    (fs / "app" / "gone.mpy").write_bytes(b"M\x06old module the build no longer has")
+    (fs / "app" / "config.py").write_text("raise ImportError('stale source shadowing config.mpy')\n")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "vboard.py"), "--dir", str(fs),
+                             "--link", str(link)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("VBOARD "), "virtual board did not start: %r" % line
+        yield fs, str(link)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_deploy_to_virtual_board(image, vboard):
+    out, files = image
+    fs, port = vboard
+    log = []
+    first = deploy_tool.deploy(port, out, board="vtest_a", log=log.append)
+    assert first["platform"] == "linux" and first["reset"] is False
+    shipped = [f for f in files if f != "boards/vtest_b.json"]
+    assert sorted(first["copied"]) == sorted(shipped)
+    for rel in shipped:
+        assert (fs / rel).read_bytes() == (out / rel).read_bytes(), rel
+    assert not (fs / "boards" / "vtest_b.json").exists(), "BOARD=vtest_a must ship only that profile"
+    assert (fs / "boot.py").exists() and (fs / "main.py").exists(), "boot.py/main.py stay source"
+    assert sorted(first["removed"]) == ["app/config.py", "app/gone.mpy"]
+    assert (fs / "config.json").read_bytes() == CONFIG
+
+    second = deploy_tool.deploy(port, out, board="vtest_a", log=log.append)
+    assert second["copied"] == [] and second["removed"] == []
+    assert second["unchanged"] == len(shipped)
+
+    (out / "boot.py").write_bytes((out / "boot.py").read_bytes() + b"# changed\n")
+    third = deploy_tool.deploy(port, out, board="vtest_a", log=log.append)
+    assert third["copied"] == ["boot.py"]
+    assert (fs / "boot.py").read_bytes().endswith(b"# changed\n")
+    assert (fs / "config.json").read_bytes() == CONFIG
+
+    with pytest.raises(deploy_tool.DeployError, match="no board profile boards/nope.json"):
+        deploy_tool.deploy(port, out, board="nope", log=log.append)
+
+
+def test_deployed_image_imports_under_micropython(image, vboard):
+    """The compiled modules on the (virtual) board load: only the board's folder and the ESP32
+    stand-ins are on the path, no firmware source."""
+    fs, _port = vboard
+    out, files = image
+    modules = sorted(r[:-4].replace("/__init__", "").replace("/", ".").replace("lib.", "", 1)
+                     for r in files if r.endswith(".mpy"))
+    wanted = [m for m in modules if not m.startswith("microdot.")] + ["microdot"]
+    code = ("import mptest, sys\nmptest.check('firmware' not in ':'.join(sys.path), 'no source on path')\n"
+            "for m in %r:\n    __import__(m)\n    mptest.check(True, m)\nmptest.done()\n" % wanted)
+    script = fs.parent / "import_all.py"
+    script.write_text(code)
+    env = dict(os.environ, MICROPYPATH=":".join([".frozen", str(STUBS), str(fs), str(fs / "lib"),
+                                                  str(ROOT / "host_tests" / "mp")]),
+               ESPSIM_STATE=str(fs.parent / "state"), ESPSIM_RESET_CAUSE="power")
+    (fs.parent / "state").mkdir(exist_ok=True)
+    res = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % (1024 * 1024), str(STUBS / "espsim_run.py"),
+                          str(script)], cwd=str(fs), env=env, capture_output=True, text=True, timeout=60)
+    assert_mp_passed(res, "import of the deployed image")
