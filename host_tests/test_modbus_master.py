@@ -75,3 +75,53 @@ def test_master_against_pymodbus_peer(bus, tmp_path):
     assert seen.count((1, 4, 41, 2)) == 3, "busy always: 3 tries"
     assert (2, 3, 0x2012, 2) in seen and (3, 3, 0, 1) in seen
     assert "heap bytes allocated per read" in out
+
+
+def test_peer_serves_a_standard_client(bus):
+    """The peer as any Modbus tool sees it: pymodbus's own serial client reads the same values."""
+    from pymodbus.client import ModbusSerialClient
+    path, stop = bus
+    client = ModbusSerialClient(port=path, baudrate=9600, timeout=1, retries=1)
+    assert client.connect()
+    try:
+        r = client.read_input_registers(0, count=2, device_id=1)
+        assert not r.isError() and r.registers == [0x4366, 0x3334]
+        r = client.read_holding_registers(0x2012, count=2, device_id=2)
+        assert not r.isError() and r.registers == list(_f32_words(-1500.5))
+        r = client.read_input_registers(30, count=2, device_id=1)  # the exc02 fault
+        assert r.isError() and r.exception_code == 2
+    finally:
+        client.close()
+
+
+def test_uart_stand_in_sets_up_a_real_line(bus):
+    """Under the unix port the stand-in UART configures the tty like a USB-RS485 adapter needs:
+    raw, no echo, reads that never block, the baud rate (2400 too) and parity. (A pty drops
+    parity bits - the kernel forces CS8 without PARENB - so the flags asked for are recorded too.)"""
+    import termios
+    from mp import run_mp_code
+    path, stop = bus
+    code = ("import sys, termios\n"
+            "class T:\n"
+            "    def __getattr__(self, k): return getattr(termios, k)\n"
+            "    def tcsetattr(self, fd, when, a):\n"
+            "        print('cflag', a[2]); termios.tcsetattr(fd, when, a)\n"
+            "sys.modules['termios'] = T()\n"
+            "import machine\n"
+            "for par in (0, 1, None):\n"
+            "    u = machine.UART(1, baudrate=2400, parity=par, port=%r)\n"
+            "    u.deinit()\n"
+            "print('opened')\n" % path)
+    res = run_mp_code(code)
+    assert res.returncode == 0 and "opened" in res.stdout, res.stdout + res.stderr
+    asked = [int(line.split()[1]) for line in res.stdout.splitlines() if line.startswith("cflag")]
+    even, odd, none = asked
+    assert even & termios.PARENB and not even & termios.PARODD
+    assert odd & termios.PARENB and odd & termios.PARODD
+    assert not none & termios.PARENB
+    iflag, oflag, cflag, lflag, ispeed, ospeed, cc = termios.tcgetattr(stop.peer.dev_s)
+    assert ispeed == ospeed == termios.B2400
+    assert cflag & termios.CSIZE == termios.CS8 and cflag & termios.CREAD and cflag & termios.CLOCAL
+    assert not lflag & (termios.ECHO | termios.ICANON | termios.ISIG)
+    assert not oflag & termios.OPOST and not iflag & (termios.ICRNL | termios.IXON)
+    assert cc[termios.VMIN] == 0 and cc[termios.VTIME] == 0

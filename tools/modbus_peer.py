@@ -144,18 +144,18 @@ class _Peer:
 
     # -- the bridge: device end <-> pymodbus end, with faults
     def _read_frame(self, fd, first_timeout):
-        """Bytes of one frame: until 20 ms of silence after the first byte."""
+        """Bytes of one request: 8 bytes with a good CRC, or whatever came before 20 ms of silence."""
         buf = b""
         t = first_timeout
         while not self.stopping.is_set():
             r, _, _ = select.select([fd], [], [], t)
             if not r:
-                if buf or t == first_timeout:
-                    return buf
-                continue
+                return buf
             try:
                 buf += os.read(fd, 512)
             except OSError:
+                return buf
+            if len(buf) == 8 and crc16(buf[:6]) == buf[6] | (buf[7] << 8):
                 return buf
             t = 0.02
         return buf
