@@ -125,3 +125,15 @@ def test_uart_stand_in_sets_up_a_real_line(bus):
     assert not lflag & (termios.ECHO | termios.ICANON | termios.ISIG)
     assert not oflag & termios.OPOST and not iflag & (termios.ICRNL | termios.IXON)
     assert cc[termios.VMIN] == 0 and cc[termios.VTIME] == 0
+
+
+def test_modbus_read_tool_under_unix_port(bus):
+    """tools/modbus_read.py: the master under the unix port on a tty (as with /dev/ttyUSB0)."""
+    from mp import run_mp
+    path, stop = bus
+    res = run_mp(ROOT / "tools" / "modbus_read.py", path, "slave=2", "fc=3", "addr=0x2012", "count=2",
+                 "parity=E")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "f32 -1500.5" in res.stdout and "0x2012  C4BB" in res.stdout
+    res = run_mp(ROOT / "tools" / "modbus_read.py", path, "addr=30", "count=2")
+    assert res.returncode == 1 and "exception 02 (illegal data address)" in res.stdout
