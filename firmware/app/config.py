@@ -29,6 +29,7 @@ _SCHEMA = (
     ("validation", "tolerance_pct", "i", 5, 0, 100),
     ("validation", "max_site_kw", "i", 100, 1, 10000),
     # -- energy store (section "energy") --
+    ("energy", "checkpoint_s", "i", 300, 60, 3600),  # flash checkpoint at most this often
     # -- set-up portal and status page (section "portal") --
     ("portal", "ap_name", "s", "ChargeHQ-Meter", 1, 24),  # set-up network: this + "-" + 6 hex of the chip id
     ("portal", "ap_password", "s", "", 0, 63),     # its WPA2 password (8..63); empty: the device's own (console)
