@@ -69,4 +69,7 @@ class Energy:
             self.day_start[EXPORT] = self.wh[EXPORT]
 
     def today_wh(self, i):
+        """Energy since the start of the (UTC) day; None until the clock has told the day."""
+        if self.day < 0:
+            return None
         return self.wh[i] - self.day_start[i]

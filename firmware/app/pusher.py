@@ -23,19 +23,24 @@ class Pusher:
         self.delay_s = cfg.get("chargehq", "push_interval_s")
         self.ok_count = 0
         self.fail_count = 0
-        self._first_wait_ms = 0
+        self._first_wait_ms = 0       # uptime ms before which the first push must not start
+        self.on_attempt = None        # called as a request starts (app.persist records it)
 
-    def restore(self, last_attempt_s):
-        """After a reset: the first push waits until 30 s after the last one before it."""
-        if last_attempt_s is None:
-            return
+    def restore(self, last_attempt_s, age_ms=None):
+        """After a reset: the first push waits until 30 s after the last one before it.
+        age_ms: how old that push is at least (measured without the wall clock), if known."""
+        if age_ms is None:
+            if last_attempt_s is None:
+                return
+            age_ms = (time.time() - last_attempt_s) * 1000
+            if age_ms < 0:  # the clock went back: we cannot tell, so keep the full floor
+                age_ms = 0
         self.last_attempt_s = last_attempt_s
-        age = time.time() - last_attempt_s
-        if age < 0:  # the clock went back: we cannot tell, so keep the full floor
-            age = 0
-        if age < FLOOR_S:
-            self._first_wait_ms = (FLOOR_S - age) * 1000
-            self.log.info("last push was %d s ago: first push in %d s" % (age, FLOOR_S - age))
+        if age_ms < FLOOR_S * 1000:
+            wait = FLOOR_S * 1000 - age_ms
+            self._first_wait_ms = clock.uptime_ms() + wait  # an uptime deadline
+            self.log.info("last push was %d s ago: first push in %d s" % (
+                age_ms // 1000, (wait + 999) // 1000))
 
     def due_in_ms(self):
         """Milliseconds until the next push may and should happen (<= 0: now)."""
@@ -60,6 +65,8 @@ class Pusher:
         ch = self.cfg.section("chargehq")
         self.last_attempt_up = clock.uptime_ms()
         self.last_attempt_s = time.time()
+        if self.on_attempt:
+            self.on_attempt()
         status = None
         try:
             ctx = None
