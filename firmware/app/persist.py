@@ -1,0 +1,284 @@
+# Energy totals and the time of the last push, kept across resets and power cuts.
+#
+# One fixed-size binary record (magic, version, sequence number, totals, last push, CRC-16)
+# lives in two places:
+# - RTC memory: rewritten after every good poll and every push. It survives a soft reset, a
+#   watchdog reset and deep sleep, and is lost on power-on (then it is not trusted at all).
+# - flash: two alternating slot files, written only when the totals changed, at most every
+#   energy.checkpoint_s seconds, and at every clean shutdown (stop, config change, update).
+#   A power cut during a write spoils at most the slot being written; the other holds the
+#   previous checkpoint.
+# At boot the valid record with the highest sequence number wins; a record with a bad magic,
+# version, length or CRC is ignored and logged. See docs/energy-store.md.
+import struct
+import time
+from micropython import const
+from app import clock
+
+_MAGIC = const(0x31475245)  # "ERG1" little-endian
+_VERSION = const(1)
+# magic, version, flags, seq, wh[2], uwh[2], hw_last[2], hw_offset[2], day_start[2], day,
+# push_age_ms, push_s; then the CRC-16 of everything before it
+_FMT = "<IHHIqqIIqqqqqqiiI"
+_BODY = struct.calcsize(_FMT)
+SIZE = _BODY + 2
+_NONE = const(-1)                # hw_last / push age not known
+_AGE_CAP_MS = const(86400000)    # older pushes are "long ago" (keeps the field in 31 bits)
+_DAY_S = const(86400)
+_FLOOR_MS = const(30000)         # Charge HQ: never two pushes within 30 s
+SLOTS = ("energy.0", "energy.1")
+
+
+def _crc_table():
+    t = []
+    for n in range(256):
+        c = n << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
+        t.append(c & 0xFFFF)
+    return t
+
+
+_TABLE = _crc_table()
+
+
+def crc16(buf, n):
+    """CRC-16/CCITT-FALSE of buf[:n] (small ints only: no allocation on the ESP32)."""
+    c = 0xFFFF
+    t = _TABLE
+    for i in range(n):
+        c = ((c << 8) & 0xFF00) ^ t[((c >> 8) ^ buf[i]) & 0xFF]
+    return c
+
+
+def parse(raw):
+    """-> (record tuple, None) for a valid record, or (None, why) when it must be ignored."""
+    if not raw:
+        return None, "empty"
+    if len(raw) != SIZE:
+        return None, "length %d, want %d" % (len(raw), SIZE)
+    rec = struct.unpack_from(_FMT, raw, 0)
+    if rec[0] != _MAGIC:
+        return None, "bad magic"
+    if rec[1] != _VERSION:
+        return None, "version %d" % rec[1]
+    if crc16(raw, _BODY) != raw[_BODY] | raw[_BODY + 1] << 8:
+        return None, "bad CRC"
+    return rec, None
+
+
+class FileOps:
+    """The file calls a checkpoint makes, one step each: tests cut the power between any two."""
+
+    def open(self, path):
+        return open(path, "wb")
+
+    def write(self, f, data):
+        f.write(data)
+
+    def close(self, f):
+        f.close()
+
+    def read(self, path):
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+
+class Store:
+    def __init__(self, log, rtc=None, fs=None, folder=""):
+        self.log = log
+        if rtc is None:
+            import machine
+            rtc = machine.RTC()
+        self.rtc = rtc
+        self.fs = fs or FileOps()
+        self.paths = (folder + SLOTS[0], folder + SLOTS[1])
+        self._buf = bytearray(SIZE)     # the record, packed in place every poll
+        self.seq = 0
+        self.every_ms = 300000          # flash checkpoint interval (energy.checkpoint_s)
+        self._cp_up = 0                 # uptime of the last flash checkpoint (or check)
+        self._cp_key = None             # what the flash holds now (to skip unchanged writes)
+        self._slot = 0                  # the slot to write next (never the newest good one)
+        self._push_up = None            # uptime ms of the last push (<= 0: before this boot)
+        self._push_s = 0                # time.time() of the last push, for display
+        self.source = None              # where the totals came from at boot
+        self.flash_writes = 0
+        self.flash_errors = 0
+
+    # --- boot -------------------------------------------------------------------------------
+    def restore(self, app):
+        """Load the newest valid record into app.energy and hold the first push for the floor."""
+        import machine
+        try:
+            self.every_ms = app.cfg.get("energy", "checkpoint_s") * 1000
+        except (KeyError, AttributeError):
+            pass
+        power_on = machine.reset_cause() == getattr(machine, "PWRON_RESET", 1)
+        best, best_from, flash_seen = None, None, False
+        for i in (0, 1):
+            raw = self.fs.read(self.paths[i])
+            rec, why = parse(raw)
+            if rec is None:
+                if raw is not None:
+                    self.log.warn("energy: flash slot %d ignored (%s)" % (i, why))
+                continue
+            flash_seen = True
+            if best is None or rec[3] > best[3]:
+                best, best_from = rec, "flash slot %d" % i
+                self._slot = 1 - i
+        self._cp_key = None if best is None else _key(best)
+        rtc_rec = None
+        raw = self.rtc.memory()
+        if power_on:
+            if raw:
+                self.log.info("energy: power-on, RTC memory not trusted")
+        else:
+            rtc_rec, why = parse(raw)
+            if rtc_rec is None and raw:
+                self.log.warn("energy: RTC memory record ignored (%s)" % why)
+        if rtc_rec is not None:
+            if best is None or rtc_rec[3] >= best[3]:
+                if best is not None and _total(best) > _total(rtc_rec):
+                    self.log.warn("energy: RTC record newer but lower than flash: flash kept")
+                else:
+                    best, best_from = rtc_rec, "RTC memory"
+        e = app.energy
+        if best is not None:
+            self.seq = max(best[3], 0 if rtc_rec is None else rtc_rec[3])
+            e.wh[0], e.wh[1], e.uwh[0], e.uwh[1] = best[4], best[5], best[6], best[7]
+            e.hw_last[0] = None if best[8] == _NONE else best[8]
+            e.hw_last[1] = None if best[9] == _NONE else best[9]
+            e.hw_offset[0], e.hw_offset[1] = best[10], best[11]
+            e.day_start[0], e.day_start[1], e.day = best[12], best[13], best[14]
+            self.log.info("energy: restored from %s: import %d Wh, export %d Wh" % (
+                best_from, e.wh[0], e.wh[1]))
+        else:
+            self.log.info("energy: no saved totals: starting from zero")
+        self.source = best_from
+        e.changed = best is not None and _key(best) != self._cp_key  # flash behind RTC memory
+        self._restore_push(app, rtc_rec, power_on, flash_seen)
+        app.pusher.on_attempt = self._on_attempt(app)
+        self._cp_up = clock.uptime_ms()
+        self._write_rtc(app)
+        if not flash_seen:  # a new device: from now on a power-on knows it ran before
+            self._write_flash(app, "first boot")
+
+    def _restore_push(self, app, rtc_rec, power_on, flash_seen):
+        # Ticks restart at every reset and the wall clock may be unset or stepped by NTP, so
+        # the RTC record keeps the push's age at the time it was written: at boot the push is
+        # at least that old (the reset itself only adds time), a lower bound without any clock.
+        if rtc_rec is not None:
+            if rtc_rec[15] != _NONE:
+                self._push_up = -rtc_rec[15]
+                self._push_s = rtc_rec[16]
+        elif flash_seen or not power_on:
+            # No trusted record of the last push (power-on, or RTC memory lost): it may have been
+            # just before the reset. Count the floor from boot.
+            self._push_up = 0
+        if self._push_up is not None:
+            age = clock.uptime_ms() - self._push_up
+            app.pusher.restore(self._push_s or None, age)
+
+    def _on_attempt(self, app):
+        def stamp():  # a push is starting: record it before the request can crash anything
+            self._write_rtc(app)
+        return stamp
+
+    # --- hooks --------------------------------------------------------------------------------
+    def on_poll(self, app):
+        e = app.energy
+        if clock.is_synced():
+            day = time.time() // _DAY_S
+            if day != e.day:
+                if e.day >= 0:
+                    self.log.info("energy: new day")
+                e.roll_day(day)
+                e.changed = True
+        self._write_rtc(app)
+        up = clock.uptime_ms()
+        if up - self._cp_up >= self.every_ms:
+            self._cp_up = up
+            if e.changed:
+                self._write_flash(app, None)
+
+    def on_push(self, app):
+        self._write_rtc(app)
+
+    def checkpoint(self, app, why):
+        """Clean shutdown, config change or update: save everything, remainders included."""
+        self._write_rtc(app)
+        self._write_flash(app, why)
+
+    # --- records ------------------------------------------------------------------------------
+    def _pack(self, app):
+        # In place, no allocation (small ints only): this runs after every poll.
+        e = app.energy
+        p = app.pusher
+        self.seq += 1
+        push_up = self._push_up
+        if p.last_attempt_up is not None:
+            push_up = p.last_attempt_up
+            self._push_s = p.last_attempt_s or 0
+        age = _NONE
+        if push_up is not None:
+            age = clock.uptime_ms() - push_up
+            if age > _AGE_CAP_MS:
+                age = _AGE_CAP_MS
+        hl0 = e.hw_last[0]
+        hl1 = e.hw_last[1]
+        buf = self._buf
+        struct.pack_into(_FMT, buf, 0, _MAGIC, _VERSION, 0, self.seq, e.wh[0], e.wh[1],
+                         e.uwh[0], e.uwh[1], _NONE if hl0 is None else hl0,
+                         _NONE if hl1 is None else hl1, e.hw_offset[0], e.hw_offset[1],
+                         e.day_start[0], e.day_start[1], e.day, age, self._push_s)
+        c = crc16(buf, _BODY)
+        buf[_BODY] = c & 0xFF
+        buf[_BODY + 1] = c >> 8
+
+    def _write_rtc(self, app):
+        self._pack(app)
+        try:
+            self.rtc.memory(self._buf)
+        except Exception as ex:  # never let a storage fault stop the sampling
+            self.log.error("energy: RTC memory write failed: %s" % ex)
+
+    def _write_flash(self, app, why):
+        self._pack(app)
+        key = _key(struct.unpack_from(_FMT, self._buf, 0))
+        if why is not None and key == self._cp_key:
+            return True  # nothing new since the last checkpoint
+        path = self.paths[self._slot]
+        fs = self.fs
+        try:
+            f = fs.open(path)
+            try:
+                fs.write(f, self._buf)
+            finally:
+                fs.close(f)
+        except OSError as ex:
+            self.flash_errors += 1
+            self.log.error("energy: cannot save totals to %s: %s" % (path, ex))
+            return False  # this slot is suspect; the other still holds the last checkpoint
+        self._slot = 1 - self._slot
+        self._cp_key = key
+        self.flash_writes += 1
+        app.energy.changed = False
+        if why:
+            self.log.info("energy: saved (%s)" % why)
+        return True
+
+    def status(self):
+        return {"restored_from": self.source, "flash_writes": self.flash_writes,
+                "flash_errors": self.flash_errors, "checkpoint_s": self.every_ms // 1000}
+
+
+def _key(rec):
+    # what a flash write would change: totals and meter offsets (not seq, not push age)
+    return rec[4:15]
+
+
+def _total(rec):
+    return rec[4] + rec[5]
