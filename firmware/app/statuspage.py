@@ -1,0 +1,64 @@
+# The status page on the LAN and /api/status (JSON for evcc, Home Assistant, scripts).
+# Everything comes from App.status(): this module only lays it out. Read-only: no secrets in it.
+from app.portal import esc, page
+
+# (label, status key, unit) in page order
+_ROWS = (("Production", "production_kw", "kW"), ("Consumption", "consumption_kw", "kW"),
+         ("Grid (+ import / - export)", "net_import_kw", "kW"),
+         ("Battery (+ discharge / - charge)", "battery_discharge_kw", "kW"),
+         ("Battery charge", "battery_soc", ""),
+         ("Imported today", "today_imported_kwh", "kWh"), ("Exported today", "today_exported_kwh", "kWh"),
+         ("Imported (lifetime)", "imported_kwh", "kWh"), ("Exported (lifetime)", "exported_kwh", "kWh"))
+
+
+def _num(v, unit):
+    if v is None:
+        return "-"
+    if unit == "":  # state of charge: a fraction 0..1
+        return "%d %%" % round(v * 100)
+    return "%.3f %s" % (v, unit)
+
+
+def _uptime(s):
+    d, s = divmod(s, 86400)
+    return ("%d d " % d if d else "") + "%d:%02d:%02d" % (s // 3600, s // 60 % 60, s % 60)
+
+
+def html_parts(st):
+    if st["meter_ok"]:
+        yield ('<p class="ok">Meter: %s, reading %s s old</p>' % (esc(st["source"]), esc(st["reading_age_s"])))
+    else:
+        yield ('<p class="err">Meter: %s: %s</p>' % (esc(st["source"]), esc(st["meter_error"])))
+    yield ("<table>")
+    for label, key, unit in _ROWS:
+        yield ("<tr><th>%s</th><td>%s</td></tr>" % (label, _num(st.get(key), unit)))
+    yield ("</table><h2>Charge HQ</h2><table>")
+    rows = (("Validation", st["validation"] or "-"),
+            ("Last push", "%s: %s" % (st["last_push"] or "never", st["last_push_result"] or "-")),
+            ("Next push in", "%d s" % st["next_push_s"]),
+            ("Pushes", "%d ok, %d failed" % (st["pushes_ok"], st["pushes_failed"])))
+    for label, v in rows:
+        yield ("<tr><th>%s</th><td>%s</td></tr>" % (label, esc(v)))
+    yield ("</table><h2>Device</h2><table>")
+    w = st.get("wifi")
+    if w:
+        wtxt = ("%s, %s, signal %s dBm" % (w["ssid"], w["ip"], w["rssi"]) if w["connected"]
+                else "%s: not connected" % w["ssid"])
+    else:
+        wtxt = "-"
+    rows = (("Wi-Fi", wtxt), ("Uptime", _uptime(st["uptime_s"])),
+            ("Free memory", "%d bytes" % st["free_heap"]), ("Last reset", st["reset_cause"]),
+            ("Clock", "synchronised" if st["clock_synced"] else "not set (no time server yet)"))
+    for label, v in rows:
+        yield ("<tr><th>%s</th><td>%s</td></tr>" % (label, esc(v)))
+    yield ('</table><p><a href="/api/status">JSON</a> &middot; <a href="/settings">Settings</a></p>')
+
+
+def register(web, app):
+    @web.route("/")
+    def index(req):
+        return page("Charge HQ meter", html_parts(app.status()), refresh=10)
+
+    @web.route("/api/status")
+    def api_status(req):
+        return app.status(), 200, {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Make sure Debian's chromium is at /usr/bin/chromium for the browser tests (Playwright drives it
+# with executable_path=/usr/bin/chromium: its own browser download cannot work offline).
+# Installs it with apt-get when we are root; otherwise fails with the exact command to run.
+set -e
+CHROMIUM=/usr/bin/chromium
+if [ -x "$CHROMIUM" ]; then
+    exit 0
+fi
+if [ "$(id -u)" != "0" ]; then
+    echo "ensure_chromium: $CHROMIUM is missing. Install it with:" >&2
+    echo "    sudo apt-get update && sudo apt-get install -y chromium" >&2
+    exit 1
+fi
+echo "ensure_chromium: installing Debian's chromium (apt-get)..." >&2
+export DEBIAN_FRONTEND=noninteractive
+# one update first: a fresh machine has no package lists
+apt-get install -y -q chromium >/dev/null 2>&1 || {
+    apt-get update -q >/dev/null
+    apt-get install -y -q chromium >/dev/null
+}
+if [ ! -x "$CHROMIUM" ]; then
+    echo "ensure_chromium: apt-get finished but $CHROMIUM is still missing" >&2
+    exit 1
+fi
