@@ -1,0 +1,298 @@
+# CT clamps on ATM90E32 chips (CircuitSetup split-phase and 6-channel boards, generic modules).
+#
+# config "source":
+#   {"type": "atm90e32", "line_hz": 50, "ct_model": "SCT-013-000", "addons": 0,
+#    "channels": [{"chip": 0, "phase": "A", "role": "grid"},
+#                 {"chip": 0, "phase": "C", "role": "solar", "invert": true, "multiplier": 1}]}
+# - chip: index into the board profile's chips (then its addon_chips, for "addons" boards);
+#   phase: "A", "B" or "C"; role: grid | solar | battery | ignored.
+# - invert: the CT is clipped the wrong way round (power and energy change sign).
+# - multiplier: whole number for CTs above 65 A: the chip gets igain / multiplier (its 16-bit
+#   Irms register tops out at 65.535 A) and readings are multiplied back.
+# - Calibration (app.calibrate writes these): per channel "igain", "ioffset", "ugain",
+#   "uoffset", "poffset", "qoffset"; "ct_model" per channel overrides the source's.
+#   Gains not given come from the board's CT preset and chip defaults; "ugain" at the top level
+#   overrides the board's voltage gain.
+# Site: grid_w = sum of the grid channels (split phase: both legs), solar_w, battery_w
+# (+ = discharge). Energy: the grid channels' chip counters (forward/reverse, 0.003125 Wh a
+# count), netted across the legs each poll as the utility meter does, become d_import_uwh /
+# d_export_uwh. The chips' energy registers are drained at least once a second (a background
+# task when the sample interval is longer); counts stay in the driver until a poll succeeds,
+# so a failed poll loses no energy.
+import asyncio
+import time
+from micropython import const
+from app.sources import SourceError
+
+_ROLES = ("grid", "solar", "battery", "ignored")
+_PHASES = "ABC"
+_UWH_PER_COUNT = const(3125)
+_SETTLE_MS = const(250)
+_DRAIN_MS = const(1000)
+_CAL_KEYS = (("igain", 0, 65535), ("ugain", 0, 65535), ("ioffset", -32768, 65535),
+             ("uoffset", -32768, 65535), ("poffset", -32768, 65535), ("qoffset", -32768, 65535))
+_MAX_CHIPS = const(14)
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_config(src, err):
+    """Validate the "source" section for type "atm90e32"; err(key, why) records a problem."""
+    hz = src.get("line_hz")
+    if hz is not None and hz not in (50, 60):
+        err("source.line_hz", "must be 50 or 60")
+    for key in ("ct_model", "board_ct"):
+        if key in src and not isinstance(src[key], str):
+            err("source." + key, "must be text")
+    for key, lo, hi in (("addons", 0, 6), ("ugain", 0, 65535)):
+        v = src.get(key)
+        if v is not None and (not _is_int(v) or not lo <= v <= hi):
+            err("source." + key, "must be a whole number %d..%d" % (lo, hi))
+    chans = src.get("channels")
+    if not isinstance(chans, list) or not chans:
+        err("source.channels", "must be a list of CT channels ({\"chip\", \"phase\", \"role\"})")
+        return
+    seen = []
+    used = 0
+    for i, ch in enumerate(chans):
+        k = "source.channels[%d]" % i
+        if not isinstance(ch, dict):
+            err(k, "must be an object")
+            continue
+        chip = ch.get("chip", 0)
+        if not _is_int(chip) or not 0 <= chip < _MAX_CHIPS:
+            err(k + ".chip", "must be a whole number 0..%d" % (_MAX_CHIPS - 1))
+        ph = ch.get("phase")
+        if ph not in ("A", "B", "C"):
+            err(k + ".phase", "must be \"A\", \"B\" or \"C\"")
+        role = ch.get("role")
+        if role not in _ROLES:
+            err(k + ".role", "must be one of " + ", ".join(_ROLES))
+        elif role != "ignored":
+            used += 1
+        if "invert" in ch and not isinstance(ch["invert"], bool):
+            err(k + ".invert", "must be true or false")
+        m = ch.get("multiplier", 1)
+        if not _is_int(m) or not 1 <= m <= 100:
+            err(k + ".multiplier", "must be a whole number 1..100")
+        if "ct_model" in ch and not isinstance(ch["ct_model"], str):
+            err(k + ".ct_model", "must be text")
+        for key, lo, hi in _CAL_KEYS:
+            v = ch.get(key)
+            if v is not None and (not _is_int(v) or not lo <= v <= hi):
+                err(k + "." + key, "must be a whole number %d..%d" % (lo, hi))
+        where = (chip, ph)
+        if where in seen:
+            err(k, "chip %s phase %s is listed twice" % (chip, ph))
+        seen.append(where)
+    if not used:
+        err("source.channels", "no channel has a role (grid, solar or battery)")
+
+
+class _Chan:
+    __slots__ = ("chip", "ph", "role", "sign", "mult", "label")
+
+
+def board_chips(board, addons=0):
+    """The board's chip list: main chips, then two per add-on board."""
+    chips = list(board.get("chips") or [])
+    extra = board.get("addon_chips") or []
+    chips += extra[:2 * addons]
+    return chips
+
+
+def chip_settings(src, board, chip_index):
+    """-> dict of driver settings for one chip (phases, pga, gains, offsets per phase).
+    Raises SourceError when the board or a CT model does not fit."""
+    chips = board_chips(board, src.get("addons", 0))
+    if chip_index >= len(chips):
+        raise SourceError("chip %d: the board %s has %d chip(s) (more need source.addons)" % (
+            chip_index, board.get("name", "?"), len(chips)))
+    chip = chips[chip_index]
+    presets = board.get("ct_presets") or {}
+    default_model = src.get("ct_model") or (board.get("defaults") or {}).get("ct_model")
+    phases = chip.get("phases", "ABC")
+    pga = [chip.get("pga", 1)] * 3
+    ugain = [src.get("ugain") or chip.get("ugain", 7305)] * 3
+    igain = [0, 0, 0]
+    z = [[0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]  # uoffset, ioffset, poffset, qoffset
+    chans = [c for c in src["channels"] if c.get("chip", 0) == chip_index]
+    by_ph = {}
+    for c in chans:
+        by_ph[_PHASES.index(c["phase"])] = c
+    for ph in range(3):
+        c = by_ph.get(ph, {})
+        if c and _PHASES[ph] not in phases:
+            raise SourceError("chip %d has no phase %s on this board (phases %s)" % (
+                chip_index, _PHASES[ph], phases))
+        model = c.get("ct_model") or default_model
+        preset = presets.get(model)
+        if preset is None and (c and "igain" not in c):
+            raise SourceError("CT model %r has no preset on this board (one of %s) and no igain" % (
+                model, ", ".join(sorted(presets))))
+        preset = preset or {}
+        if "pga" in preset:
+            pga[ph] = preset["pga"]
+        mult = c.get("multiplier", 1)
+        igain[ph] = c.get("igain", preset.get("igain", 0)) // mult
+        if "ugain" in c:
+            ugain[ph] = c["ugain"]
+        for i, key in enumerate(("uoffset", "ioffset", "poffset", "qoffset")):
+            z[i][ph] = c.get(key, 0)
+    return {"cs": chip["cs"], "phases": phases, "pga": tuple(pga), "ugain": tuple(ugain),
+            "igain": tuple(igain), "uoffset": tuple(z[0]), "ioffset": tuple(z[1]),
+            "poffset": tuple(z[2]), "qoffset": tuple(z[3])}
+
+
+class CTSource:
+    name = "atm90e32"
+
+    def __init__(self, cfg, board, log):
+        self.cfg = cfg
+        self.board = board
+        self.log = log
+        self.meters = {}      # chip index -> atm90e32.ATM90E32
+        self.chans = []
+        self._drain_task = None
+        self._last_drain = 0
+        self._unused = []
+        self.drain_errors = 0
+        for c in cfg.get("channels") or []:
+            if c.get("role") == "ignored":
+                continue
+            ch = _Chan()
+            ch.chip = c.get("chip", 0)
+            ch.ph = _PHASES.index(c["phase"])
+            ch.role = c["role"]
+            ch.sign = -1 if c.get("invert") else 1
+            ch.mult = c.get("multiplier", 1)
+            ch.label = "chip %d %s" % (ch.chip, c["phase"])
+            self.chans.append(ch)
+        self.has = {r: any(ch.role == r for ch in self.chans) for r in ("grid", "solar", "battery")}
+
+    def _make_meters(self, spi_factory=None, pin_factory=None):
+        import machine
+        import atm90e32
+        b = self.board
+        if not b or not b.get("chips"):
+            raise SourceError("no ATM90E32 board profile: set device.board (circuitsetup_split, "
+                              "circuitsetup_6ch or generic_atm90e32)")
+        s = b.get("spi") or {}
+        Pin = machine.Pin
+        spi = machine.SPI(s.get("id", 2), baudrate=s.get("baudrate", 200000), polarity=1, phase=1,
+                          sck=Pin(s.get("sck", 18)), mosi=Pin(s.get("mosi", 23)),
+                          miso=Pin(s.get("miso", 19)))
+        hz = self.cfg.get("line_hz") or (b.get("defaults") or {}).get("line_hz", 50)
+        for ch in self.chans:
+            if ch.chip in self.meters:
+                continue
+            st = chip_settings(self.cfg, b, ch.chip)
+            cs = Pin(st["cs"], Pin.OUT, value=1)
+            try:
+                self.meters[ch.chip] = atm90e32.ATM90E32(
+                    spi, cs, line_hz=hz, phases=st["phases"], pga=st["pga"], ugain=st["ugain"],
+                    igain=st["igain"], uoffset=st["uoffset"], ioffset=st["ioffset"],
+                    poffset=st["poffset"], qoffset=st["qoffset"], on_event=self.log.warn)
+            except ValueError as e:
+                raise SourceError("chip %d settings: %s" % (ch.chip, e))
+        grid = [(c.chip, c.ph) for c in self.chans if c.role == "grid"]
+        self._unused = [(m, ph) for i, m in self.meters.items() for ph in range(3)
+                        if (i, ph) not in grid]
+
+    async def start(self):
+        import atm90e32
+        if not self.meters:
+            self._make_meters()
+        for i, m in self.meters.items():
+            try:
+                m.begin()
+            except atm90e32.ATM90E32Error as e:
+                raise SourceError("chip %d (CS %s): %s" % (i, getattr(m.cs, "id", "?"), e))
+        await asyncio.sleep_ms(_SETTLE_MS)  # readings settle ~200 ms after set-up
+        self._last_drain = time.ticks_ms()
+        if self._drain_task is None:
+            self._drain_task = asyncio.create_task(self._drain_loop())
+        self.log.info("CT meter: %d chip(s), %s" % (len(self.meters), ", ".join(
+            "%s=%s" % (ch.label, ch.role) for ch in self.chans)))
+
+    def close(self):
+        if self._drain_task is not None:
+            self._drain_task.cancel()
+            self._drain_task = None
+
+    async def _drain_loop(self):
+        # The 16-bit energy registers must be read at least once a second: when the app samples
+        # less often, this keeps them drained (the counts wait in the driver for the next poll).
+        while True:
+            await asyncio.sleep_ms(_DRAIN_MS // 4)
+            if time.ticks_diff(time.ticks_ms(), self._last_drain) < _DRAIN_MS:
+                continue
+            try:
+                for m in self.meters.values():
+                    if m.started:
+                        m.read_energy()
+            except Exception:
+                self.drain_errors += 1  # the next poll reports the fault
+            self._last_drain = time.ticks_ms()
+
+    async def _poll_chip(self, i, m):
+        import atm90e32
+        try:
+            if m.poll() == atm90e32.REINIT:
+                await asyncio.sleep_ms(_SETTLE_MS)
+                if m.poll() == atm90e32.REINIT:
+                    raise SourceError("chip %d keeps resetting (power supply?)" % i)
+        except atm90e32.ATM90E32Error as e:
+            m.started = False
+            raise SourceError("chip %d: %s" % (i, e))
+
+    async def poll(self, site):
+        for i, m in self.meters.items():
+            if not m.started:  # a failed start-up or bus fault: set it up again first
+                try:
+                    m.begin()
+                except Exception as e:
+                    raise SourceError("chip %d: %s" % (i, e))
+                await asyncio.sleep_ms(_SETTLE_MS)
+            await self._poll_chip(i, m)
+        self._last_drain = time.ticks_ms()
+        for ch in self.chans:
+            if self.meters[ch.chip].over_range(ch.ph):
+                raise SourceError("%s (%s CT): current above 65.5 A, reading clipped: use a "
+                                  "multiplier (docs/ct-clamps.md)" % (ch.label, ch.role))
+        grid = solar = batt = 0
+        net = 0  # grid energy counts this poll, import positive
+        for ch in self.chans:
+            m = self.meters[ch.chip]
+            p = m.p_mw[ch.ph] * ch.sign * ch.mult
+            if ch.role == "grid":
+                grid += p
+                imp = m.take_import(ch.ph)
+                exp = m.take_export(ch.ph)
+                net += (imp - exp) * ch.sign * ch.mult
+            elif ch.role == "solar":
+                solar += p
+            else:
+                batt += p
+        for m, ph in self._unused:  # energy of non-grid channels is not counted
+            m.imp_counts[ph] = 0
+            m.exp_counts[ph] = 0
+        site.grid_w = _w(grid) if self.has["grid"] else None
+        if self.has["solar"]:
+            solar = _w(solar)
+            site.solar_w = solar if solar > 0 else 0  # an inverter's night draw is consumption
+        if self.has["battery"]:
+            site.battery_w = _w(batt)
+        if net > 0:
+            site.d_import_uwh = net * _UWH_PER_COUNT
+        elif net < 0:
+            site.d_export_uwh = -net * _UWH_PER_COUNT
+        site.t_ms = time.ticks_ms()
+        site.t_s = time.time()
+
+
+
+def _w(mw):
+    return (mw + 500) // 1000 if mw >= 0 else -((-mw + 500) // 1000)

@@ -1,0 +1,394 @@
+"""ATM90E32 (Microchip M90E32AS) energy metering chip over SPI: start-up, health check, readings.
+
+    from machine import SPI, Pin
+    import atm90e32
+    spi = SPI(2, baudrate=1000000, polarity=1, phase=1, sck=Pin(18), mosi=Pin(23), miso=Pin(19))
+    cs = Pin(5, Pin.OUT, value=1)
+    m = atm90e32.ATM90E32(spi, cs, line_hz=60, phases="AC", pga=2, ugain=3920,
+                          igain=(25498, 0, 25498), on_event=log.warn)
+    m.begin()               # soft reset + configuration; ATM90E32Error if the chip does not answer
+    m.poll()                # -> OK, or REINIT when the chip had reset and was set up again
+    m.p_mw[0], m.irms_ma[2], m.freq_chz, m.take_import(0)
+
+Constructor settings (all phases are indexed 0, 1, 2 = A, B, C):
+  spi       machine.SPI already set to mode 3 (polarity=1, phase=1), MSB first, <= 2 MHz.
+  cs        machine.Pin (output) of this chip's chip select; several chips may share one SPI.
+  line_hz   50 or 60 (MMode0 bit 12 and the frequency alarm thresholds).
+  phases    "ABC" (3-phase 4-wire: 6-channel boards) or "AC" (split phase: 3-phase 3-wire mode,
+            phase B unused). Only these phases are read on each poll.
+  pga       current channel PGA: 1, 2 or 4, or a 3-tuple per phase.
+  ugain     voltage gain (one int for all phases, or a 3-tuple); igain: 3-tuple of current gains.
+  uoffset, ioffset, poffset, qoffset: 3-tuples of 16-bit offset register values (default 0).
+  on_event  callable(text) for things the app should log (chip reset and re-initialisation).
+  sleep_ms  the sleep used during start-up (tests pass a no-op).
+
+Readings after poll() (preallocated arrays: a poll allocates nothing):
+  urms_cv[ph]   voltage, 0.01 V          irms_ma[ph]  current, mA (unsigned: no direction)
+  p_mw[ph]      active power, mW, signed (negative = reverse / export direction)
+  q_mvar[ph]    reactive power, mvar     s_mva[ph]    apparent power, mVA
+  pf_pm[ph]     power factor, per mille, signed
+  freq_chz      line frequency, 0.01 Hz  temp_c       chip temperature, C
+  emm0, emm1    EMMState0/1 raw; decoded by over_current(ph), over_voltage(ph), sag(ph),
+                phase_loss(ph), reverse(ph), freq_low(), freq_high(), over_range(ph) (Irms at
+                its 65.535 A ceiling: the reading is clipped), status_text(ph) (allocates)
+  Energy: the chip's read-to-clear registers (1 count = 0.003125 Wh) are drained on every poll
+  (and by read_energy()) into integer counters per phase: imp_counts[ph] (forward) and
+  exp_counts[ph] (reverse). The caller takes them with take_import(ph) / take_export(ph), which
+  return the counts and zero them: the counters stay small (no big integers on the ESP32).
+  Poll at least every few seconds: a 16-bit register holds 204.8 Wh (a minute at 12 kW).
+
+Errors raise ATM90E32Error with a sentence saying what is wrong (no chip / MISO floating high,
+MISO stuck low, garbage on the bus, a write the chip did not take). Every write and every energy
+read is checked through LastSPIData; MeterEn is checked on every poll: a chip that has reset
+(brown-out) is set up again, on_event() is told, and poll() returns REINIT (readings settle
+~200 ms later; energy counted before the reset is lost with the chip's registers).
+
+Calibration helpers: read_reg/write_reg, read32(hi, lo), set_calibration(ph, ...) (unlocks,
+writes, verifies, locks and keeps the values for a later re-initialisation).
+"""
+from array import array
+from micropython import const
+
+try:
+    from time import sleep_ms as _sleep_ms, sleep_us as _sleep_us
+except ImportError:  # CPython
+    from time import sleep as _sleep
+
+    def _sleep_ms(ms):
+        _sleep(ms / 1000)
+
+    def _sleep_us(us):
+        pass
+
+# registers (M90E32AS datasheet)
+METER_EN = const(0x00)
+SAG_PEAK_DET_CFG = const(0x05)
+ZX_CONFIG = const(0x07)
+FREQ_LO_TH = const(0x0C)
+FREQ_HI_TH = const(0x0D)
+PL_CONST_H = const(0x31)
+PL_CONST_L = const(0x32)
+MMODE0 = const(0x33)
+MMODE1 = const(0x34)
+P_START_TH = const(0x35)
+Q_START_TH = const(0x36)
+S_START_TH = const(0x37)
+P_PHASE_TH = const(0x38)
+Q_PHASE_TH = const(0x39)
+POFFSET_A = const(0x41)   # + 2*ph; QoffsetA = 0x42 + 2*ph
+UGAIN_A = const(0x61)     # + 4*ph: Ugain, Igain, Uoffset, Ioffset
+SOFT_RESET = const(0x70)
+EMM_STATE0 = const(0x71)
+EMM_STATE1 = const(0x72)
+LAST_SPI_DATA = const(0x78)
+CRC_ERR_STATUS = const(0x79)
+CFG_REG_ACC_EN = const(0x7F)
+AP_ENERGY_A = const(0x81)  # + ph (forward active); ANenergyA = 0x85 + ph (reverse)
+AN_ENERGY_A = const(0x85)
+PMEAN_A = const(0xB1)      # + ph; Q 0xB5, S 0xB9, PF 0xBD; low words 0xC1 / 0xC5 / 0xC9
+QMEAN_A = const(0xB5)
+SMEAN_A = const(0xB9)
+PFMEAN_A = const(0xBD)
+PMEAN_A_LSB = const(0xC1)
+QMEAN_A_LSB = const(0xC5)
+SMEAN_A_LSB = const(0xC9)
+URMS_A = const(0xD9)       # + ph
+IRMS_A = const(0xDD)       # + ph
+URMS_A_LSB = const(0xE9)
+IRMS_A_LSB = const(0xED)
+FREQ = const(0xF8)
+TEMP = const(0xFC)
+
+_RESET_KEY = const(0x789A)
+_UNLOCK = const(0x55AA)
+_LOCK = const(0x0000)
+_READ = const(0x80)        # bit 15 of the command word
+_WH_PER_COUNT_UWH = const(3125)  # 0.003125 Wh per energy count, in uWh
+
+OK = const(0)
+REINIT = const(1)
+
+_PGA_BITS = {1: 0, 2: 1, 4: 2}
+
+
+class ATM90E32Error(Exception):
+    pass
+
+
+def mmode0(line_hz, phases):
+    """MMode0 value: 60 Hz bit, 3-phase-3-wire for split phase, phases included in totals."""
+    v = 0x1000 if line_hz == 60 else 0
+    if phases == "AC":
+        return v | 0x0185  # 3P3W, absolute sums, phases A and C
+    return v | 0x0087      # 3P4W, phases A, B, C
+
+
+def mmode1(pga):
+    """MMode1 value: 2 PGA bits per current channel (A in bits 1:0)."""
+    if isinstance(pga, int):
+        pga = (pga, pga, pga)
+    v = 0
+    for ph in range(3):
+        bits = _PGA_BITS.get(pga[ph])
+        if bits is None:
+            raise ValueError("PGA gain must be 1, 2 or 4")
+        v |= bits << (2 * ph)
+    return v
+
+
+def _s16(v):
+    return v - 0x10000 if v & 0x8000 else v
+
+
+def _mw(hi, lo):
+    # (hi << 16 | lo) * 0.32 mW without a 32-bit intermediate (ints stay below 2**30 on the
+    # ESP32 so nothing is boxed): 2**16 * 8 / 25 = 20971 + 13/25, exact floor division.
+    hi = _s16(hi)
+    return hi * 20971 + (hi * 13 + lo * 8) // 25
+
+
+def _triple(v, what):
+    if isinstance(v, int):
+        v = (v, v, v)
+    if len(v) != 3:
+        raise ValueError("%s: one value or three (A, B, C)" % what)
+    for x in v:
+        if not -32768 <= x <= 65535:
+            raise ValueError("%s: %r is not a 16-bit register value" % (what, x))
+    return array("i", v)
+
+
+class ATM90E32:
+    def __init__(self, spi, cs, line_hz=50, phases="ABC", pga=1, ugain=7305, igain=27961,
+                 uoffset=0, ioffset=0, poffset=0, qoffset=0, on_event=None, sleep_ms=None):
+        if line_hz not in (50, 60):
+            raise ValueError("line_hz must be 50 or 60")
+        if phases not in ("ABC", "AC"):
+            raise ValueError("phases must be \"ABC\" or \"AC\" (split phase)")
+        self.spi = spi
+        self.cs = cs
+        self.line_hz = line_hz
+        self.phases = phases
+        self.mmode0 = mmode0(line_hz, phases)
+        self.mmode1 = mmode1(pga)
+        self.ugain = _triple(ugain, "ugain")
+        self.igain = _triple(igain, "igain")
+        self.uoffset = _triple(uoffset, "uoffset")
+        self.ioffset = _triple(ioffset, "ioffset")
+        self.poffset = _triple(poffset, "poffset")
+        self.qoffset = _triple(qoffset, "qoffset")
+        self.on_event = on_event
+        self._sleep_ms = sleep_ms or _sleep_ms
+        self._ph = b"\x00\x02" if phases == "AC" else b"\x00\x01\x02"
+        self._tx = bytearray(4)
+        self._rx = bytearray(4)
+        self.urms_cv = array("i", (0, 0, 0))
+        self.irms_ma = array("i", (0, 0, 0))
+        self.p_mw = array("i", (0, 0, 0))
+        self.q_mvar = array("i", (0, 0, 0))
+        self.s_mva = array("i", (0, 0, 0))
+        self.pf_pm = array("i", (0, 0, 0))
+        self.imp_counts = array("i", (0, 0, 0))
+        self.exp_counts = array("i", (0, 0, 0))
+        self.freq_chz = 0
+        self.temp_c = 0
+        self.emm0 = 0
+        self.emm1 = 0
+        self.resets = 0      # chip resets seen (and recovered from) since begin()
+        self.started = False
+        cs.value(1)
+
+    # --- bus ------------------------------------------------------------------------------
+    def _frame(self, cmd, value):
+        # One register per chip-select cycle, exactly 32 clocks (a write needs exactly 32).
+        tx = self._tx
+        tx[0] = cmd >> 8
+        tx[1] = cmd & 0xFF
+        tx[2] = value >> 8
+        tx[3] = value & 0xFF
+        self.cs.value(0)
+        _sleep_us(2)  # the chip wants ~1-10 us between CS low and the first clock
+        self.spi.write_readinto(tx, self._rx)
+        self.cs.value(1)
+        rx = self._rx
+        return (rx[2] << 8) | rx[3]
+
+    def read_reg(self, addr):
+        """-> the register's 16-bit value (no check)."""
+        return self._frame(0x8000 | addr, 0xFFFF)
+
+    def _read_checked(self, addr):
+        v = self._frame(0x8000 | addr, 0xFFFF)
+        echo = self._frame(0x8000 | LAST_SPI_DATA, 0xFFFF)
+        if echo != v:
+            self._bus_error(v, echo, "reading register 0x%02X" % addr)
+        return v
+
+    def write_reg(self, addr, value):
+        """Write a 16-bit value and verify it through LastSPIData (ATM90E32Error if not)."""
+        value &= 0xFFFF
+        self._frame(addr, value)
+        echo = self._frame(0x8000 | LAST_SPI_DATA, 0xFFFF)
+        if echo != value:
+            self._bus_error(value, echo, "writing 0x%04X to register 0x%02X" % (value, addr))
+
+    def _bus_error(self, want, got, doing):
+        if got == 0xFFFF:
+            why = "no reply (MISO floats high: chip absent, unpowered or wrong CS pin)"
+        elif got == 0x0000:
+            why = "no reply (MISO stuck low: wiring fault or chip held in reset)"
+        else:
+            why = "bus garbage (LastSPIData 0x%04X, expected 0x%04X: check wiring and SPI mode 3)" % (
+                got, want)
+        raise ATM90E32Error("ATM90E32 %s while %s" % (why, doing))
+
+    def read32(self, hi_addr, lo_addr):
+        """-> (hi << 16) | lo, unsigned (allocates above 2**30: calibration only)."""
+        return (self.read_reg(hi_addr) << 16) | self.read_reg(lo_addr)
+
+    # --- start-up -------------------------------------------------------------------------
+    def begin(self):
+        """Soft reset and full configuration (datasheet start-up). Raises ATM90E32Error."""
+        self.started = False
+        self._frame(SOFT_RESET, _RESET_KEY)
+        self._sleep_ms(10)
+        self.write_reg(CFG_REG_ACC_EN, _UNLOCK)  # the first echo tells whether a chip is there
+        self.write_reg(METER_EN, 0x0001)
+        self.write_reg(PL_CONST_H, 0x0861)  # meter constant 3200 imp/kWh
+        self.write_reg(PL_CONST_L, 0xC468)
+        self.write_reg(MMODE0, self.mmode0)
+        self.write_reg(MMODE1, self.mmode1)
+        self.write_reg(P_START_TH, 0x1D4C)
+        self.write_reg(Q_START_TH, 0x1D4C)
+        self.write_reg(S_START_TH, 0x1D4C)
+        self.write_reg(P_PHASE_TH, 0x02EE)
+        self.write_reg(Q_PHASE_TH, 0x02EE)
+        base = self.line_hz * 100
+        self.write_reg(FREQ_LO_TH, base - 100)  # alarm below/above line +- 1 Hz (0.01 Hz units)
+        self.write_reg(FREQ_HI_TH, base + 100)
+        self.write_reg(ZX_CONFIG, 0xD654)
+        self.write_reg(SAG_PEAK_DET_CFG, 0x143F)
+        for ph in range(3):
+            self._write_cal(ph)
+        self.write_reg(CFG_REG_ACC_EN, _LOCK)
+        # energy registers hold whatever accumulated before: start from zero
+        for ph in range(3):
+            self.read_reg(AP_ENERGY_A + ph)
+            self.read_reg(AN_ENERGY_A + ph)
+        self.started = True
+
+    def _write_cal(self, ph):
+        r = UGAIN_A + 4 * ph
+        self.write_reg(r, self.ugain[ph])
+        self.write_reg(r + 1, self.igain[ph])
+        self.write_reg(r + 2, self.uoffset[ph])
+        self.write_reg(r + 3, self.ioffset[ph])
+        self.write_reg(POFFSET_A + 2 * ph, self.poffset[ph])
+        self.write_reg(POFFSET_A + 1 + 2 * ph, self.qoffset[ph])
+
+    def set_calibration(self, ph, ugain=None, igain=None, uoffset=None, ioffset=None,
+                        poffset=None, qoffset=None):
+        """Write new calibration values for phase ph (0..2): unlock, write, verify, lock."""
+        for name, v in (("ugain", ugain), ("igain", igain), ("uoffset", uoffset),
+                        ("ioffset", ioffset), ("poffset", poffset), ("qoffset", qoffset)):
+            if v is not None:
+                if not -32768 <= v <= 65535:
+                    raise ValueError("%s: %r is not a 16-bit register value" % (name, v))
+                getattr(self, name)[ph] = v
+        self.write_reg(CFG_REG_ACC_EN, _UNLOCK)
+        try:
+            self._write_cal(ph)
+        finally:
+            self.write_reg(CFG_REG_ACC_EN, _LOCK)
+
+    # --- polling --------------------------------------------------------------------------
+    def check(self):
+        """MeterEn health check -> OK, or REINIT after setting up a chip that had reset."""
+        en = self._read_checked(METER_EN)
+        if en == 1:
+            return OK
+        if en != 0:
+            raise ATM90E32Error("ATM90E32 MeterEn reads 0x%04X (expected 1): bus fault" % en)
+        self.resets += 1
+        if self.on_event:
+            self.on_event("ATM90E32 had reset (MeterEn=0, brown-out?): setting it up again")
+        self.begin()
+        if self.on_event:
+            self.on_event("ATM90E32 set up again after a reset (%d so far)" % self.resets)
+        return REINIT
+
+    def poll(self):
+        """Health check, then every reading and the energy registers. -> OK or REINIT."""
+        if self.check() == REINIT:
+            return REINIT
+        ph_list = self._ph
+        for k in range(len(ph_list)):
+            ph = ph_list[k]
+            self.urms_cv[ph] = self.read_reg(URMS_A + ph)
+            self.irms_ma[ph] = self.read_reg(IRMS_A + ph)
+            self.p_mw[ph] = _mw(self.read_reg(PMEAN_A + ph), self.read_reg(PMEAN_A_LSB + ph))
+            self.q_mvar[ph] = _mw(self.read_reg(QMEAN_A + ph), self.read_reg(QMEAN_A_LSB + ph))
+            self.s_mva[ph] = _mw(self.read_reg(SMEAN_A + ph), self.read_reg(SMEAN_A_LSB + ph))
+            self.pf_pm[ph] = _s16(self.read_reg(PFMEAN_A + ph))
+        self.freq_chz = self.read_reg(FREQ)
+        self.temp_c = _s16(self.read_reg(TEMP))
+        self.emm0 = self.read_reg(EMM_STATE0)
+        self.emm1 = self.read_reg(EMM_STATE1)
+        self.read_energy()
+        return OK
+
+    def read_energy(self):
+        """Drain the forward/reverse energy registers into imp_counts/exp_counts (checked)."""
+        ph_list = self._ph
+        for k in range(len(ph_list)):
+            ph = ph_list[k]
+            self.imp_counts[ph] += self._read_checked(AP_ENERGY_A + ph)
+            self.exp_counts[ph] += self._read_checked(AN_ENERGY_A + ph)
+
+    def take_import(self, ph):
+        """-> forward energy counts (0.003125 Wh each) since the last take; zeroes them."""
+        n = self.imp_counts[ph]
+        self.imp_counts[ph] = 0
+        return n
+
+    def take_export(self, ph):
+        n = self.exp_counts[ph]
+        self.exp_counts[ph] = 0
+        return n
+
+    # --- status decoding (EMMState0 / EMMState1) -------------------------------------------
+    def over_current(self, ph):
+        return bool(self.emm0 & (0x8000 >> ph))
+
+    def over_voltage(self, ph):
+        return bool(self.emm0 & (0x1000 >> ph))
+
+    def sag(self, ph):
+        return bool(self.emm1 & (0x4000 >> ph))
+
+    def phase_loss(self, ph):
+        return bool(self.emm1 & (0x0400 >> ph))
+
+    def reverse(self, ph):
+        """Active energy of this phase runs in the reverse direction (PERegXPST)."""
+        return bool(self.emm1 & (0x0004 >> ph))
+
+    def freq_high(self):
+        return bool(self.emm1 & 0x8000)
+
+    def freq_low(self):
+        return bool(self.emm1 & 0x0800)
+
+    def over_range(self, ph):
+        """Irms at the register's ceiling (65.535 A): current and power are clipped."""
+        return self.irms_ma[ph] >= 0xFFFF
+
+    def status_text(self, ph):
+        out = []
+        for cond, text in ((self.over_range(ph), "current over range"),
+                           (self.over_current(ph), "over current"),
+                           (self.over_voltage(ph), "over voltage"), (self.sag(ph), "voltage sag"),
+                           (self.phase_loss(ph), "phase loss"), (self.reverse(ph), "reverse")):
+            if cond:
+                out.append(text)
+        return ", ".join(out) or "ok"
