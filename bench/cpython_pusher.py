@@ -16,6 +16,10 @@ import urllib.request
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "host_tests" / "cpython"), str(ROOT / "firmware")]
 
+# the simulated meter reads MicroPython's tick clock
+time.ticks_ms = lambda: int(time.monotonic() * 1000)
+time.ticks_diff = lambda a, b: a - b
+
 from app.site import Site  # noqa: E402  (the same simulated meter as the firmware's)
 from app.sources.simulated import SimulatedSource  # noqa: E402
 
