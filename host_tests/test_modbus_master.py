@@ -46,7 +46,7 @@ def _f32_words(x):
 
 FAULTS = {10: "silent", 20: "crc", 21: "crc_once", 30: "exc02", 40: "busy_once", 41: "busy",
           50: "garbage", 51: "garbage_once", 60: "slow:400", 80: "wrong_slave", 90: "short",
-          95: "wrong_fc", 98: "noise"}
+          95: "wrong_fc", 98: "noise", 70: "glitch", 75: "echo"}
 
 
 @pytest.fixture
@@ -73,6 +73,8 @@ def test_master_against_pymodbus_peer(bus, tmp_path):
     assert seen.count((1, 4, 30, 2)) == 1, "exception 02 is final: not retried"
     assert seen.count((1, 4, 40, 2)) == 2, "busy once: 2 tries"
     assert seen.count((1, 4, 41, 2)) == 3, "busy always: 3 tries"
+    assert seen.count((1, 4, 70, 2)) == 1, "a glitch byte before the reply costs no retry"
+    assert seen.count((1, 4, 75, 2)) == 2, "echo: one failed try without local_echo, one good with"
     assert (2, 3, 0x2012, 2) in seen and (3, 3, 0, 1) in seen
     assert "heap bytes allocated per read" in out
 

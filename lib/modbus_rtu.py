@@ -31,6 +31,9 @@ Per request:
   Exception replies other than 06 are not retried: the device answered and will answer the same.
 - Several tasks may share one bus: requests are serialised.
 
+Tolerated without an error: a 0x00/0xFF glitch byte before the reply (an unbiased line turning
+around); with bus.local_echo = True, the adapter's echo of our own 8-byte request.
+
 Counters for status pages: ok, timeouts, bad_frames, exceptions.
 
 Decoders (module functions, `i` = register index within the view, word order "be" = high word
@@ -69,7 +72,8 @@ if _sleep_ms is None:  # CPython
 _RX_MAX = const(256)  # largest RTU frame
 _CHUNK = const(64)
 _MAX_REGS = const(125)
-_POLL_MS = const(1)
+_POLL_MS = const(1)  # while a frame arrives, and while waiting for silence
+_WAIT_MS = const(5)  # while waiting for a reply to start (slow devices: seconds)
 
 EXCEPTION_NAMES = {
     1: "illegal function",
@@ -169,6 +173,7 @@ class ModbusRTU:
         self.timeout_ms = timeout_ms
         self.retries = retries
         self.busy_pause_ms = 250
+        self.local_echo = False  # True for adapters that echo what they send (drops 8 bytes)
         # 11 bits per character (start, 8 data, parity or 2nd stop, stop): the spec's worst case
         self.char_us = (11000000 + baudrate - 1) // baudrate
         self.gap_us = 1750 if baudrate > 19200 else (self.char_us * 35 + 9) // 10
@@ -273,6 +278,7 @@ class ModbusRTU:
         self._send(slave, fc, addr, count)
         pos = 0
         need = 0  # frame length once known
+        skip = 8 if self.local_echo else 0
         t0 = ticks_ms()
         while True:
             k = uart.any()
@@ -283,8 +289,14 @@ class ModbusRTU:
                 k = min(k, room, _CHUNK)
                 n = uart.readinto(chunk, k) or 0
                 for i in range(n):
-                    rx[pos + i] = chunk[i]
-                pos += n
+                    b = chunk[i]
+                    if skip:
+                        skip -= 1  # our own request, echoed by the adapter
+                    elif pos == 0 and (b == 0 or b == 0xFF) and b != slave:
+                        pass  # a glitch as the line turns around (no bias resistors): not a frame
+                    else:
+                        rx[pos] = b
+                        pos += 1
                 self._t_last = ticks_us()
                 if need == 0 and pos >= 3:
                     f = rx[1]
@@ -304,7 +316,7 @@ class ModbusRTU:
                                         % (self._what(slave, fc, addr, count), tmo))
             elif ticks_diff(ticks_us(), self._t_last) >= self.idle_us:
                 break
-            await _sleep_ms(_POLL_MS)
+            await _sleep_ms(_POLL_MS if pos else _WAIT_MS)
         return self._check(slave, fc, addr, count, pos, need)
 
     def _check(self, slave, fc, addr, count, pos, need):

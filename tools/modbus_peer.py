@@ -25,6 +25,8 @@
     "wrong_fc"      the reply carries another function code (valid CRC)
     "noise"         a burst of junk, then (after a pause) nothing
     "slow:N"        the reply comes N ms late
+    "glitch"        a 0x00 byte (line turn-around) before the reply
+    "echo"          the request echoed back before the reply (adapters that hear themselves)
   Append "_once" (e.g. "busy_once", "crc_once") to hit the first request only, then answer normally.
 """
 import asyncio
@@ -231,6 +233,10 @@ class _Peer:
             return with_crc(bytes([slave, 3 if fc == 4 else 4]) + reply[2:-2])
         if fault and fault.startswith("slow:"):
             time.sleep(int(fault[5:]) / 1000.0)
+        if fault == "glitch":
+            return b"\x00" + reply
+        if fault == "echo":
+            return bytes(req) + reply
         return reply
 
     def stop(self):

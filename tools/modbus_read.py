@@ -5,7 +5,7 @@
 #
 #   MICROPYPATH=.frozen:host_tests/stubs:lib .venv/bin/micropython tools/modbus_read.py \
 #       /dev/ttyUSB0 slave=1 fc=4 addr=0x34 count=2 [baud=9600] [parity=N|E|O] [stop=1]
-#       [timeout=1000] [retries=2] [repeat=1]
+#       [timeout=1000] [retries=2] [repeat=1] [echo=0|1]
 #
 # Prints every register (hex, u16, s16) and every pair as u32/s32/f32, both word orders.
 # Exit status 0 when every read succeeded, 1 otherwise (the error says what went wrong).
@@ -21,9 +21,9 @@ _PARITY = {"N": None, "E": 0, "O": 1}
 def parse(argv):
     if len(argv) < 2 or "=" in argv[1]:
         raise ValueError("usage: modbus_read.py PORT slave=1 fc=4 addr=0 count=2 [baud=9600] "
-                         "[parity=N|E|O] [stop=1] [timeout=1000] [retries=2] [repeat=1]")
+                         "[parity=N|E|O] [stop=1] [timeout=1000] [retries=2] [repeat=1] [echo=0|1]")
     opt = {"slave": 1, "fc": 4, "addr": 0, "count": 2, "baud": 9600, "parity": "N", "stop": 1,
-           "timeout": 1000, "retries": 2, "repeat": 1}
+           "timeout": 1000, "retries": 2, "repeat": 1, "echo": 0}
     for arg in argv[2:]:
         k, _, v = arg.partition("=")
         if k not in opt:
@@ -49,6 +49,7 @@ async def main(port, o):
     uart = machine.UART(1, baudrate=o["baud"], parity=_PARITY[o["parity"]], stop=o["stop"],
                         timeout=0, port=port)
     bus = modbus_rtu.ModbusRTU(uart, o["baud"], timeout_ms=o["timeout"], retries=o["retries"])
+    bus.local_echo = bool(o["echo"])  # adapters that hear their own transmission
     failed = 0
     for n in range(o["repeat"]):
         try:

@@ -162,6 +162,18 @@ async def main():
     e = await expect_error(bus, ModbusError, 1, 4, 98, 2)  # "noise"
     check(e.code is None, "noise is not an exception reply")
 
+    # a 0x00 glitch before the reply is skipped; an adapter's echo of the request is dropped
+    # when the bus is told about it (and is an error when not)
+    mv = await bus.read(1, 4, 70, 2)
+    eq(modbus_rtu.u16(mv, 0), 70 * 7, "value after a glitch byte")
+    bus.retries = 0
+    e = await expect_error(bus, ModbusError, 1, 4, 75, 2)
+    bus.local_echo = True
+    mv = await bus.read(1, 4, 75, 2)
+    eq(modbus_rtu.u16(mv, 0), 75 * 7, "value behind the echo")
+    bus.local_echo = False
+    bus.retries = 2
+
     # slow device: 400 ms late; fine with a 1 s timeout, a timeout with 150 ms
     mv = await bus.read(1, 4, 60, 2, timeout_ms=1000)
     eq(modbus_rtu.u16(mv, 0), 60 * 7, "slow reply within the timeout")
