@@ -1,0 +1,298 @@
+# Modbus RTU source: one RS485 bus, one or more devices (an inverter and a grid meter, say),
+# each described by a profile file profiles/<name>.json, combined into one site reading.
+#
+# config "source": {"type": "modbus", "uart": 1, "tx": 17, "rx": 16, "de_pin": 4,
+#   "baud": 9600, "parity": "N", "stop": 1,
+#   "devices": [{"profile": "sungrow_sh", "slave": 1},
+#               {"profile": "sdm630", "slave": 2, "role": "grid"}]}
+# Bus settings default to the board file's "rs485" section, then the first device's profile.
+# Per device: "role" grid | site | solar (default: grid for meters, site for inverters),
+# "timeout_ms", "battery_wh" (capacity when the device has no register for it), "options"
+# (profile options, e.g. {"hv": true}).
+import time
+from micropython import const
+from app.sources import SourceError
+from app.sources import modbus_profile as mp
+
+FIELDS = mp.FIELDS
+_GRID_FIELDS = (mp.GRID, mp.HW_IMP, mp.HW_EXP)
+_ROLES = ("grid", "site", "solar")
+_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+_PARITY = {"N": None, "E": 0, "O": 1}
+_SUNSPEC_BASES = (0, 40000, 50000)
+_MAX_MODELS = const(40)
+_MAX_DEVICES = const(8)
+PROFILE_DIR = "profiles"
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_config(src, err):
+    for key, lo, hi in (("uart", 0, 2), ("tx", 0, 48), ("rx", 0, 48), ("de_pin", 0, 48),
+                        ("timeout_ms", 50, 30000)):
+        v = src.get(key)
+        if v is not None and (not _is_int(v) or not lo <= v <= hi):
+            err("source." + key, "must be a whole number %d..%d%s" % (
+                lo, hi, " or null" if key == "de_pin" else ""))
+    if "baud" in src and src["baud"] not in _BAUDS:
+        err("source.baud", "must be one of %s" % ", ".join(str(b) for b in _BAUDS))
+    if "parity" in src and src["parity"] not in _PARITY:
+        err("source.parity", "must be \"N\", \"E\" or \"O\"")
+    if "stop" in src and src["stop"] not in (1, 2):
+        err("source.stop", "must be 1 or 2")
+    if "port" in src and not isinstance(src["port"], str):
+        err("source.port", "must be a device path (Linux only)")
+    devs = src.get("devices")
+    if not isinstance(devs, list) or not 1 <= len(devs) <= _MAX_DEVICES:
+        err("source.devices", "must be a list of 1..%d devices" % _MAX_DEVICES)
+        return
+    seen = []
+    for i, d in enumerate(devs):
+        k = "source.devices[%d]" % i
+        if not isinstance(d, dict):
+            err(k, "must be an object")
+            continue
+        name = d.get("profile")
+        try:
+            prof = mp.load(name, PROFILE_DIR)
+            mp.Profile(name, prof, _opts(d))
+        except (mp.ProfileError, KeyError, TypeError) as e:
+            err(k + ".profile", str(e))
+        slave = d.get("slave", 1)
+        if not _is_int(slave) or not 0 <= slave <= 247:
+            err(k + ".slave", "must be a whole number 0..247")
+        elif slave in seen:
+            err(k + ".slave", "id %d is used by another device on this bus" % slave)
+        else:
+            seen.append(slave)
+        if d.get("role", "grid") not in _ROLES:
+            err(k + ".role", "must be one of %s" % ", ".join(_ROLES))
+        for key, lo, hi in (("timeout_ms", 50, 30000), ("battery_wh", 100, 10000000)):
+            v = d.get(key)
+            if v is not None and (not _is_int(v) or not lo <= v <= hi):
+                err("%s.%s" % (k, key), "must be a whole number %d..%d" % (lo, hi))
+        if "options" in d and not isinstance(d["options"], dict):
+            err(k + ".options", "must be an object")
+
+
+def _opts(d):
+    o = d.get("options")
+    return o if isinstance(o, dict) else {}
+
+
+class Device:
+    """One slave on the bus, with its compiled profile and preallocated value slots."""
+
+    def __init__(self, dcfg, folder=PROFILE_DIR):
+        name = dcfg.get("profile")
+        try:
+            self.prof = mp.Profile(name, mp.load(name, folder), _opts(dcfg))
+        except mp.ProfileError as e:
+            raise SourceError(str(e))
+        self.name = name
+        self.slave = dcfg.get("slave", self.prof.serial.get("slave", 1))
+        self.role = dcfg.get("role", "grid" if self.prof.kind == "meter" else "site")
+        self.timeout_ms = dcfg.get("timeout_ms", self.prof.serial.get("timeout_ms"))
+        self.capacity_wh = dcfg.get("battery_wh")
+        self.vals = [None] * len(self.prof.values)
+        self.out = [None] * len(FIELDS)
+        self.label = "%s (id %d)" % (name, self.slave)
+
+    async def _read(self, bus, fc, addr, count):
+        try:
+            return await bus.read(self.slave, fc, addr, count, self.timeout_ms)
+        except Exception as e:  # the master's ModbusError family, OSError from the port
+            raise SourceError("%s: read FC%02d %d+%d failed: %s" % (
+                self.label, fc, addr, count, e))
+
+    async def start(self, bus, log):
+        p = self.prof
+        if p.sunspec:
+            await self._discover(bus, log)
+        for b in p.once_blocks:
+            mv = await self._optional(bus, b, log)
+            if mv is not None:
+                for v in b.values:
+                    self.vals[v.index] = v.decode(mv)
+        for v in p.values:  # CT ratios and such: fold into the scale once
+            if v.mul_by is not None and v.active:
+                r = self.vals[p.ids[v.mul_by].index]
+                if not isinstance(r, int) or r < 1:
+                    raise SourceError("%s: %s reads %r: not a usable ratio" % (self.label, v.mul_by, r))
+                v.mul *= r
+        # optional parts (a battery, a meter behind the inverter) the device may not have
+        keep = []
+        for b in p.blocks:
+            if not all(v.optional for v in b.values) or await self._optional(bus, b, log) is not None:
+                keep.append(b)
+        p.blocks = keep
+        log.info("%s: %s, %d request%s per poll" % (
+            self.label, p.title, len(keep), "" if len(keep) == 1 else "s"))
+
+    async def _optional(self, bus, b, log):
+        # -> the block's registers; None (values switched off) when all of them are optional
+        # and the device answers "illegal data address": that part is not fitted
+        try:
+            return await bus.read(self.slave, b.fc, b.start, b.count, self.timeout_ms)
+        except Exception as e:
+            if getattr(e, "code", None) == 2 and all(v.optional for v in b.values):
+                log.info("%s: no %s (%s)" % (self.label, "/".join(v.id for v in b.values), e))
+                for v in b.values:
+                    v.active = False
+                return None
+            raise SourceError("%s: read FC%02d %d+%d failed: %s" % (
+                self.label, b.fc, b.start, b.count, e))
+
+    async def _discover(self, bus, log):
+        # SunSpec: "SunS" at one of the well-known bases, then a chain of (id, length) models
+        base = None
+        for b in _SUNSPEC_BASES:
+            try:
+                mv = await bus.read(self.slave, 3, b, 2, self.timeout_ms)
+            except Exception as e:
+                if getattr(e, "code", None) is None:  # no answer at all: not a base question
+                    raise SourceError("%s: SunSpec probe at %d failed: %s" % (self.label, b, e))
+                continue
+            if bytes(mv) == b"SunS":
+                base = b
+                break
+        if base is None:
+            raise SourceError("%s: no SunSpec map (\"SunS\" not at %s)" % (
+                self.label, ", ".join(str(b) for b in _SUNSPEC_BASES)))
+        models = {}
+        addr = base + 2
+        for _ in range(_MAX_MODELS):
+            mv = await self._read(bus, 3, addr, 2)
+            mid = mv[0] << 8 | mv[1]
+            n = mv[2] << 8 | mv[3]
+            if mid == 0xFFFF:
+                break
+            if mid not in models:
+                models[mid] = addr
+            if mid == 1:
+                await self._common(bus, log, addr)
+            addr += n + 2
+        log.info("%s: SunSpec at %d, models %s" % (
+            self.label, base, " ".join(str(m) for m in sorted(models))))
+        self.prof.resolve(models)
+
+    async def _common(self, bus, log, addr):
+        # model 1: manufacturer (offset 2) and model (offset 18), 16 registers each
+        mv = await self._read(bus, 3, addr + 2, 32)
+        text = bytes(mv)
+        mn = text[:32].split(b"\0")[0].decode()
+        md = text[32:].split(b"\0")[0].decode()
+        log.info("%s: %s %s" % (self.label, mn.strip(), md.strip()))
+
+    async def poll(self, bus):
+        vals = self.vals
+        for b in self.prof.blocks:
+            mv = await self._read(bus, b.fc, b.start, b.count)
+            for v in b.values:
+                vals[v.index] = v.decode(mv)
+        out = self.out
+        for i in range(len(out)):
+            out[i] = None
+        for r in self.prof.rules:
+            if out[r.field] is None:
+                out[r.field] = r.eval(vals)
+        if out[mp.BATT_WH] is None and self.capacity_wh and out[mp.SOC] is not None:
+            out[mp.BATT_WH] = out[mp.SOC] * self.capacity_wh // 1000
+        if self.role == "solar":  # a meter on the inverter's feed: export = production
+            g = out[mp.GRID]
+            out[mp.SOLAR] = None if g is None else -g
+            out[mp.GRID] = out[mp.HW_IMP] = out[mp.HW_EXP] = None
+        return out
+
+
+class ModbusSource:
+    name = "modbus"
+
+    def __init__(self, cfg, board, log, bus=None, folder=PROFILE_DIR):
+        self.cfg = cfg
+        self.log = log
+        self.board = (board or {}).get("rs485") or {}
+        devs = [Device(d, folder) for d in cfg.get("devices") or ()]
+        if not devs:
+            raise SourceError("modbus: no devices configured")
+        # grid meters first: they own net import and the lifetime counters
+        self.devices = [d for d in devs if d.role == "grid"] + [d for d in devs if d.role != "grid"]
+        self.bus = bus  # injected by tests; else made in start()
+        self.uart = None
+        self.last_ms = None
+        self.rem = [0, 0]
+        self.lone_noted = False
+
+    def _setting(self, key, default=None):
+        v = self.cfg.get(key)
+        if v is None:
+            v = self.board.get(key)
+        if v is None:
+            v = self.devices[0].prof.serial.get(key, default)
+        return v
+
+    def _open(self):
+        import machine
+        from modbus_rtu import ModbusRTU
+        baud = self._setting("baud", 9600)
+        kw = {"baudrate": baud, "bits": 8, "parity": _PARITY.get(self._setting("parity", "N")),
+              "stop": self._setting("stop", 1), "timeout": 0}
+        for k in ("tx", "rx"):
+            pin = self._setting(k)
+            if pin is not None:
+                kw[k] = pin
+        if self.cfg.get("port"):
+            kw["port"] = self.cfg["port"]  # unix port only: a USB-RS485 adapter or a pty
+        uart_id = self._setting("uart", 1)
+        try:
+            self.uart = machine.UART(uart_id, **kw)
+        except Exception as e:
+            raise SourceError("modbus: cannot open UART %s: %s" % (uart_id, e))
+        self.bus = ModbusRTU(self.uart, baudrate=baud, de_pin=self._setting("de_pin"),
+                             timeout_ms=self._setting("timeout_ms", 1000))
+
+    async def start(self):
+        if self.bus is None:
+            self._open()
+        for d in self.devices:
+            await d.start(self.bus, self.log)
+        self.last_ms = time.ticks_ms()
+
+    def close(self):
+        if self.uart is not None:
+            try:
+                self.uart.deinit()
+            except Exception:
+                pass
+            self.uart = None
+
+    async def poll(self, site):
+        for d in self.devices:
+            out = await d.poll(self.bus)
+            for i in range(len(FIELDS)):
+                v = out[i]
+                if v is not None and getattr(site, FIELDS[i]) is None:
+                    setattr(site, FIELDS[i], v)
+        if (site.hw_import_wh is None) != (site.hw_export_wh is None):
+            # one lifetime counter alone: count both from power, so the pair stays consistent
+            if not self.lone_noted:
+                self.lone_noted = True
+                self.log.info("modbus: only one lifetime counter: counting import/export from power")
+            site.hw_import_wh = site.hw_export_wh = None
+        now = time.ticks_ms()
+        dt = time.ticks_diff(now, self.last_ms)
+        self.last_ms = now
+        g = site.grid_w
+        if site.hw_import_wh is None and g is not None:
+            site.d_import_uwh = self._uwh(0, g * dt if g > 0 else 0)
+            site.d_export_uwh = self._uwh(1, -g * dt if g < 0 else 0)
+        site.t_ms = now
+        site.t_s = time.time()
+
+    def _uwh(self, i, w_ms):
+        # uWh = W * ms / 3.6; the remainder is carried so nothing is lost over a run
+        n = w_ms * 10 + self.rem[i]
+        self.rem[i] = n % 36
+        return n // 36
