@@ -48,6 +48,11 @@ def parse_args(argv=None):
     ap.add_argument("--min-gap", type=float, default=29.9, help="fake Charge HQ: 429 below this gap")
     ap.add_argument("--quiet-server", action="store_true", help="do not print the fake server's lines")
     ap.add_argument("--chq-dir", help="fake Charge HQ's folder (CA, pushes.jsonl; default: a temp dir)")
+    ap.add_argument("--profile", help="--source modbus: device profile (firmware/profiles/NAME.json)")
+    ap.add_argument("--modbus-port", help="--source modbus: an existing serial device or pty to read "
+                    "(no own peer); default: a pymodbus peer serving the profile's registers")
+    ap.add_argument("--baud", type=int, help="--source modbus: bus speed (default: the profile's)")
+    ap.add_argument("--slave", type=int, help="--source modbus: the device's slave id (default 1)")
     a = ap.parse_args(argv)
     if a.interval is not None and a.interval < 30:
         ap.error("--interval must be at least 30 s (Charge HQ's floor)")
@@ -102,6 +107,7 @@ def prepare_device(a, endpoint, ca_der):
             cfg.setdefault("device", {})["board"] = "circuitsetup_split"
     cfg_path.write_text(json.dumps(cfg, indent=1))
     return fs, cfg
+    modbus_flags(a, cfg["source"])
 
 
 def default_source(kind, old):
@@ -120,6 +126,22 @@ def default_source(kind, old):
 
 class Device:
     """One ESP32: restarts the interpreter when the firmware resets the chip."""
+def modbus_flags(a, src):
+    """--profile / --baud / --slave shape the first Modbus device of the config."""
+    if src.get("type") != "modbus":
+        return
+    dev = src.setdefault("devices", [{}])[0]
+    if a.profile:
+        dev["profile"] = a.profile
+    if a.slave is not None:
+        dev["slave"] = a.slave
+    if a.baud:
+        src["baud"] = a.baud
+    if not src.get("baud"):  # the peer paces replies at the line speed the device uses
+        prof = json.loads((ROOT / "firmware" / "profiles" / (dev["profile"] + ".json")).read_text())
+        src["baud"] = prof.get("serial", {}).get("baud", 9600)
+
+
 
     def __init__(self, a, fs, env_extra):
         self.a = a
@@ -196,12 +218,13 @@ def main(argv=None):
     if src == "atm90e32":
         env_extra["ESPSIM_ATM90E32"] = "day"  # the stand-ins attach the chip model to the SPI bus
     elif src == "modbus":
-        from modbus_peer import start_peer
-        for dev in cfg["source"].get("devices", []):
-            path, stop = start_peer(dev["profile"], dev.get("slave", 1), dev.get("baud", 9600))
+        path = a.modbus_port
+        if not path:  # one peer serves every device of the bus, each at its slave id
+            from modbus_peer import start_peer
+            devs = {d.get("slave", 1): d["profile"] for d in cfg["source"].get("devices", [])}
+            path, stop = start_peer(devs, baud=cfg["source"].get("baud", 9600))
             peers.append(stop)
-            env_extra["ESPSIM_UART%d" % cfg["source"].get("uart", 1)] = path
-            break  # one peer serves the bus in the simulator
+        env_extra["ESPSIM_UART%d" % cfg["source"].get("uart", 1)] = path
     print("[sim] device filesystem %s, source %s, push every %s s" % (
         fs, src, cfg["chargehq"].get("push_interval_s", 60)), flush=True)
     dev = Device(a, fs, env_extra)
