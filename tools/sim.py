@@ -105,9 +105,9 @@ def prepare_device(a, endpoint, ca_der):
         cfg["source"] = default_source(a.source or "simulated", cfg.get("source"))
         if cfg["source"].get("type") == "atm90e32":
             cfg.setdefault("device", {})["board"] = "circuitsetup_split"
+    modbus_flags(a, cfg["source"])
     cfg_path.write_text(json.dumps(cfg, indent=1))
     return fs, cfg
-    modbus_flags(a, cfg["source"])
 
 
 def default_source(kind, old):
@@ -124,8 +124,6 @@ def default_source(kind, old):
     raise SystemExit("unknown --source %s" % kind)
 
 
-class Device:
-    """One ESP32: restarts the interpreter when the firmware resets the chip."""
 def modbus_flags(a, src):
     """--profile / --baud / --slave shape the first Modbus device of the config."""
     if src.get("type") != "modbus":
@@ -142,6 +140,8 @@ def modbus_flags(a, src):
         src["baud"] = prof.get("serial", {}).get("baud", 9600)
 
 
+class Device:
+    """One ESP32: restarts the interpreter when the firmware resets the chip."""
 
     def __init__(self, a, fs, env_extra):
         self.a = a
