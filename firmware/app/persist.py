@@ -18,8 +18,8 @@ from app import clock
 _MAGIC = const(0x31475245)  # "ERG1" little-endian
 _VERSION = const(1)
 # magic, version, flags, seq, wh[2], uwh[2], hw_last[2], hw_offset[2], day_start[2], day,
-# push_age_ms, push_s; then the CRC-16 of everything before it
-_FMT = "<IHHIqqIIqqqqqqiiI"
+# push_age_ms, push_s, checkpoint_age_ms; then the CRC-16 of everything before it
+_FMT = "<IHHIqqIIqqqqqqiiIi"
 _BODY = struct.calcsize(_FMT)
 SIZE = _BODY + 2
 _NONE = const(-1)                # hw_last / push age not known
@@ -161,7 +161,9 @@ class Store:
         e.changed = best is not None and _key(best) != self._cp_key  # flash behind RTC memory
         self._restore_push(app, rtc_rec, power_on, flash_seen)
         app.pusher.on_attempt = self._on_attempt(app)
-        self._cp_up = clock.uptime_ms()
+        # the checkpoint interval runs on across resets (a crash loop neither writes flash at
+        # every boot nor postpones the checkpoint for ever)
+        self._cp_up = clock.uptime_ms() if rtc_rec is None else -rtc_rec[17]
         self._write_rtc(app)
         if not flash_seen:  # a new device: from now on a power-on knows it ran before
             self._write_flash(app, "first boot")
@@ -222,18 +224,22 @@ class Store:
         if p.last_attempt_up is not None:
             push_up = p.last_attempt_up
             self._push_s = p.last_attempt_s or 0
+        up = clock.uptime_ms()
         age = _NONE
         if push_up is not None:
-            age = clock.uptime_ms() - push_up
+            age = up - push_up
             if age > _AGE_CAP_MS:
                 age = _AGE_CAP_MS
+        cp_age = up - self._cp_up
+        if cp_age > _AGE_CAP_MS:
+            cp_age = _AGE_CAP_MS
         hl0 = e.hw_last[0]
         hl1 = e.hw_last[1]
         buf = self._buf
         struct.pack_into(_FMT, buf, 0, _MAGIC, _VERSION, 0, self.seq, e.wh[0], e.wh[1],
                          e.uwh[0], e.uwh[1], _NONE if hl0 is None else hl0,
                          _NONE if hl1 is None else hl1, e.hw_offset[0], e.hw_offset[1],
-                         e.day_start[0], e.day_start[1], e.day, age, self._push_s)
+                         e.day_start[0], e.day_start[1], e.day, age, self._push_s, cp_age)
         c = crc16(buf, _BODY)
         buf[_BODY] = c & 0xFF
         buf[_BODY + 1] = c >> 8

@@ -1,0 +1,132 @@
+"""Energy store under MicroPython, from outside: power cuts (SIGKILL) at random moments and
+resets the firmware does itself, many times in a row, some with ticks wrapping at 2**30 during
+the run. Totals never go backwards, are never counted twice, a soft or watchdog reset loses
+nothing, a power cut loses at most what was counted in the last checkpoint interval (plus one
+poll), and the reboots never let two pushes through less than 30 s apart.
+Also the whole firmware in the simulator: a reset right after a push, and the next push waits."""
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+
+from mp import MICROPYTHON, MP_TESTS, ROOT, STUBS, check_mp, mp_env
+
+DRIVER = MP_TESTS / "fx_persist_power.py"
+EVERY_MS = 100          # checkpoint interval the driver uses (time compressed)
+SLACK_MS = 100          # one poll and the print after it, on a busy machine
+STEP = 1000003          # uWh per poll (the driver's STEP_UWH)
+BUDGET_S = 18
+
+
+def run_driver(state, cause, reset_after, kind, kill_after, ticks_start):
+    extra = {"ESPSIM_TICKS_START": ticks_start} if ticks_start is not None else None
+    proc = subprocess.Popen([MICROPYTHON, str(STUBS / "espsim_run.py"), str(DRIVER), str(EVERY_MS),
+                             str(reset_after), kind], cwd=state, env=mp_env(state, cause, extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    timer = threading.Timer(kill_after, proc.kill)   # SIGKILL: the power goes
+    timer.start()
+    out, err = proc.communicate(timeout=60)
+    timer.cancel()
+    marker = state / ".reset_reason"
+    ended = "power"
+    if marker.exists():
+        ended = marker.read_text().strip()
+        marker.unlink()
+    return out, err, ended
+
+
+def parse(out):
+    boot, polls, pushes = None, [], []
+    for line in out.splitlines():
+        f = line.split()
+        if not f:
+            continue
+        if f[0] == "BOOT":
+            boot = (f[1], int(f[2]), " ".join(f[3:]))
+        elif f[0] == "P" and len(f) == 4:
+            polls.append((int(f[1]), int(f[2]), int(f[3])))
+        elif f[0] == "PUSH" and len(f) == 2:
+            pushes.append(int(f[1]))
+    return boot, polls, pushes
+
+
+def test_random_power_cuts_and_resets(tmp_path):
+    rnd = random.Random(20261130)
+    state = tmp_path
+    cause = "power"
+    history = []        # (device time ms, total uWh) since the last power-on, across resets
+    offset = 0          # device running time before this run (resets do not stop the count)
+    push_times = []     # device running time of every push (power-ons: the floor counts from boot)
+    t_end = time.monotonic() + BUDGET_S
+    runs = cuts = resets = wraps = 0
+    worst_loss = 0
+    total_pushes = 0
+    prev_last = None    # last total the previous run printed
+    while time.monotonic() < t_end or runs < 12:
+        self_reset = rnd.random() < 0.35
+        reset_after = rnd.randint(1, 40) if self_reset else -1
+        kind = rnd.choice(("soft", "wdt"))
+        kill_after = rnd.uniform(0.03, 0.5) if not self_reset else 10
+        ticks = (2 ** 30 - rnd.randint(0, 300)) if runs % 3 == 1 else None
+        wraps += ticks is not None
+        out, err, ended = run_driver(state, cause, reset_after, kind, kill_after, ticks)
+        boot, polls, pushes = parse(out)
+        runs += 1
+        if boot is None:  # killed before it printed anything: nothing to check but the next boot
+            assert ended == "power", (out, err)
+            cause = "power"
+            cuts += 1
+            continue
+        got_cause, restored, source = boot
+        assert got_cause == cause
+        assert "Traceback" not in err, err
+        # --- what the boot restored, against what the previous run had counted ---
+        if prev_last is not None:
+            assert restored <= prev_last + STEP, ("counted twice", restored, prev_last)
+            if cause in ("soft", "wdt"):
+                assert restored == prev_last, ("a reset lost energy", cause, restored, prev_last)
+                assert source == "RTC memory", source
+            else:
+                g_last = history[-1][0]
+                floor = [t for g, t in history if g <= g_last - EVERY_MS - SLACK_MS]
+                must = max(floor) if floor else history[0][1]
+                assert restored >= must, ("power cut lost more than one checkpoint interval",
+                                          restored, must, prev_last)
+                worst_loss = max(worst_loss, prev_last - restored)
+        if cause == "power":
+            history = [(0, restored)]
+            offset = 0
+            if runs > 1:  # no clock survives a power cut: the floor counts from this boot
+                assert all(up >= 30000 for up in pushes), ("push too soon after power-on", pushes)
+            push_times = []
+        for total, up, _writes in polls:
+            assert total >= history[-1][1], "totals went backwards within a run"
+            history.append((offset + up, total))
+        for up in pushes:
+            push_times.append(offset + up)
+            total_pushes += 1
+        if polls:
+            prev_last = polls[-1][0]
+            offset += polls[-1][1]
+        else:
+            prev_last = restored
+        if ended in ("soft", "wdt"):
+            resets += 1
+        else:
+            cuts += 1
+        cause = ended
+    gaps = [b - a for a, b in zip(push_times, push_times[1:])]
+    assert all(g >= 30000 for g in gaps), ("pushes closer than 30 s across reboots", gaps)
+    assert cuts >= 10 and resets >= 5 and wraps >= 3, (runs, cuts, resets, wraps)
+    assert total_pushes == 1, "a reboot loop of a few seconds' runs allows the first push only"
+    print("power-cut test: %d runs, %d power cuts, %d resets, %d near the tick wrap, %d pushes, "
+          "worst loss %d uWh (bound: %d ms of polls)" % (runs, cuts, resets, wraps,
+                                                         total_pushes, worst_loss, EVERY_MS + SLACK_MS))
+
+
+def test_store_with_ticks_about_to_wrap(tmp_path):
+    """The MicroPython store checks again with ticks_ms starting 1 s before the 2**30 wrap."""
+    check_mp("mp_persist.py", state_dir=tmp_path, heap=1024 * 1024,
+             env={"ESPSIM_TICKS_START": 2 ** 30 - 1000})
