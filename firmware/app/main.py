@@ -19,16 +19,16 @@ def reset_cause_text():
 
 async def _main(app, log):
     cfg = app.cfg
-    from app import wifi
-    w = cfg.section("wifi")
-    sta, why = await wifi.join(w["ssid"], w["password"], w["hostname"])
-    if why:
-        log.warn("Wi-Fi: cannot join %s: %s (will keep trying)" % (w["ssid"], why))
-    else:
-        log.info("Wi-Fi connected to %s, IP %s" % (w["ssid"], sta.ifconfig()[0]))
-    app.wifi = sta
-    await app.run(wifi.supervise(sta, w["ssid"], w["password"], log, w["hostname"]),
-                  *_services(app, log))
+    from app import wifi, setup_mode
+    # The set-up network opens when the home network stays away; its web side is the set-up
+    # portal unless a web server (the status page) already listens on every interface.
+    setup = setup_mode.SetupAP(cfg, log, http=lambda: not getattr(app, "web_running", False))
+    sup = wifi.Supervisor.from_config(cfg, log, setup)
+    await sup.step()  # the first join (bounded), before sampling and pushing start
+    app.wifi = sup.sta
+    app.wifi_sup = sup
+    app.open_portal = sup.open_setup_now  # console `portal`
+    await app.run(sup.run(), *_services(app, log))
 
 
 def _services(app, log):
@@ -39,8 +39,10 @@ def _services(app, log):
 
 async def _needs_setup(log, cfg):
     log.error("needs set-up: %s" % cfg.problem)
-    while True:  # the set-up portal takes over here once it exists; until then, wait quietly
-        await asyncio.sleep(3600)
+    from app import wifi, setup_mode
+    # the set-up network at once, kept open until the portal has saved the settings (it restarts)
+    sup = wifi.Supervisor.from_config(cfg, log, setup_mode.SetupAP(cfg, log), keep_ap=True)
+    await sup.run()
 
 
 def run():

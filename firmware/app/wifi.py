@@ -1,65 +1,335 @@
-# Wi-Fi station: join the configured network with a bounded attempt and readable reasons.
+# Wi-Fi station: join the configured network with a bounded attempt and readable reasons, and
+# a supervisor that keeps it joined forever (outages are common: router reboots, power cuts,
+# interference). After a configurable time without a network the supervisor opens the set-up
+# access point - and keeps retrying the home network while it is up, so a router that comes
+# back heals the device by itself. Nothing here raises into the app: Wi-Fi trouble is logged,
+# never a crash.
 import asyncio
+import time
 import network
 from micropython import const
 
 _JOIN_TIMEOUT_MS = const(20000)
+_JOIN_POLL_MS = const(100)
+_CHECK_MS = const(5000)          # how often a healthy connection is looked at
+_BACKOFF_MIN_MS = const(2000)    # first retry after a failed join; doubles up to the max
+_BACKOFF_MAX_MS = const(60000)   # a router back from a reboot is found within a minute
+_IN_USE_MS = const(60000)        # someone used the set-up network this recently: don't scan
+_HEALED_IDLE_MS = const(30000)   # home network back: close the set-up network once unused this long
+_KNOWN_FILE = "wifi_ok.txt"      # the last network this device joined (for "never worked")
 
+STAT_IDLE = getattr(network, "STAT_IDLE", 1000)
+STAT_CONNECTING = getattr(network, "STAT_CONNECTING", 1001)
+STAT_GOT_IP = getattr(network, "STAT_GOT_IP", 1010)
+STAT_WRONG_PASSWORD = getattr(network, "STAT_WRONG_PASSWORD", 202)
+STAT_NO_AP_FOUND = getattr(network, "STAT_NO_AP_FOUND", 201)
+
+# ESP-IDF disconnect reasons (wifi_err_reason_t) as the ESP32 port reports them in status()
 REASONS = {
-    getattr(network, "STAT_WRONG_PASSWORD", 202): "wrong password",
-    getattr(network, "STAT_NO_AP_FOUND", 201): "network not found",
+    STAT_IDLE: "not trying",
+    STAT_CONNECTING: "still connecting",
+    STAT_GOT_IP: "connected",
+    STAT_WRONG_PASSWORD: "wrong password",
+    STAT_NO_AP_FOUND: "network not found",
     getattr(network, "STAT_ASSOC_FAIL", 203): "association failed",
     getattr(network, "STAT_HANDSHAKE_TIMEOUT", 204): "handshake timeout (wrong password?)",
     getattr(network, "STAT_BEACON_TIMEOUT", 200): "signal lost",
+    2: "authentication expired", 3: "router ended the connection", 4: "association expired",
+    5: "router has too many devices", 8: "disconnected", 15: "handshake timeout (wrong password?)",
+    205: "connection failed", 210: "network not found (security mode not supported)",
+    211: "network not found (security below the threshold)", 212: "network not found (signal too weak)",
 }
+_FINAL = (STAT_WRONG_PASSWORD, STAT_NO_AP_FOUND, 15, 210, 211, 212)  # no point waiting longer
+
+_lock = None  # one join at a time (the supervisor and the set-up page may both try)
 
 
 def reason(status):
     return REASONS.get(status, "status %s" % status)
 
 
+def _ms():
+    return time.ticks_ms()
+
+
 async def join(ssid, password, hostname=None, timeout_ms=_JOIN_TIMEOUT_MS):
     """-> (wlan, None) when connected, (wlan, reason) when not. Never raises."""
+    global _lock
+    if _lock is None:
+        _lock = asyncio.Lock()
+    async with _lock:
+        return await _join(ssid, password, hostname, timeout_ms)
+
+
+async def _join(ssid, password, hostname, timeout_ms):
     sta = network.WLAN(network.STA_IF)
     try:
         if hostname and hasattr(network, "hostname"):
             network.hostname(hostname)
         sta.active(True)
         if sta.isconnected():
-            return sta, None
+            if sta.config("essid") == ssid:
+                return sta, None
+            sta.disconnect()
+        elif sta.status() != STAT_IDLE:
+            sta.disconnect()  # the ESP32 refuses connect() while an attempt is still running
         sta.connect(ssid, password)
-    except OSError as e:
-        return sta, "Wi-Fi error %s" % e
-    waited = 0
-    while waited < timeout_ms:
+    except Exception as e:  # OSError from the driver; anything else is a bug not worth a crash
+        return sta, "Wi-Fi error: %s" % e
+    t0 = _ms()
+    st = STAT_CONNECTING
+    while time.ticks_diff(_ms(), t0) < timeout_ms:
         if sta.isconnected():
             return sta, None
         st = sta.status()
-        if st in (getattr(network, "STAT_WRONG_PASSWORD", 202),
-                  getattr(network, "STAT_NO_AP_FOUND", 201)):
-            return sta, reason(st)
-        await asyncio.sleep_ms(250)
-        waited += 250
-    return sta, "no connection after %d s (%s)" % (timeout_ms // 1000, reason(sta.status()))
+        if st in _FINAL:
+            break
+        await asyncio.sleep_ms(_JOIN_POLL_MS)
+    else:
+        st = sta.status()
+        if st == STAT_GOT_IP:
+            return sta, None
+    try:
+        sta.disconnect()  # stop the driver's own retries: the supervisor decides when to try again
+    except Exception:
+        pass
+    if st in _FINAL:
+        return sta, reason(st)
+    return sta, "no connection after %d s (%s)" % (timeout_ms // 1000, reason(st))
+
+
+def known(ssid):
+    """True when this device has joined `ssid` before (kept in flash across reboots)."""
+    try:
+        with open(_KNOWN_FILE) as f:
+            return f.read() == ssid
+    except OSError:
+        return False
+
+
+def remember(ssid):
+    if known(ssid):
+        return  # written once per new network, not per connection (flash wear)
+    try:
+        with open(_KNOWN_FILE, "w") as f:
+            f.write(ssid)
+    except OSError:
+        pass
+
+
+class Supervisor:
+    """Keeps the station joined; opens and closes the set-up network (`setup`, an object with
+    open(), close(), .active and idle_ms(); see app.setup_mode) when the network stays away.
+
+    Times are in ms: ap_after_ms without a network opens the set-up network (ap_new_ms when this
+    network never worked on this device; 0 = at once), idle_close_ms unused closes it again."""
+
+    def __init__(self, ssid, password, log, hostname=None, setup=None, ap_after_ms=600000,
+                 ap_new_ms=60000, idle_close_ms=600000, join_timeout_ms=_JOIN_TIMEOUT_MS,
+                 check_ms=_CHECK_MS, backoff_min_ms=_BACKOFF_MIN_MS, backoff_max_ms=_BACKOFF_MAX_MS,
+                 keep_ap=False):
+        self.ssid = ssid
+        self.password = password
+        self.log = log
+        self.hostname = hostname
+        self.setup = setup
+        self.worked = bool(ssid) and known(ssid)
+        self.ap_after_ms = ap_after_ms
+        self.ap_new_ms = ap_new_ms
+        self.idle_close_ms = idle_close_ms
+        self.join_timeout_ms = join_timeout_ms
+        self.check_ms = check_ms
+        self.backoff_min_ms = backoff_min_ms
+        self.backoff_max_ms = backoff_max_ms
+        self.keep_ap = keep_ap            # set-up mode: the set-up network stays until set-up is done
+        self.sta = network.WLAN(network.STA_IF)
+        self.up = False
+        self.why = "not tried yet"        # why the station is not connected (readable)
+        self.outages = 0                  # connections lost since boot
+        self.joins = 0                    # successful joins since boot
+        self.failures = 0                 # failed join attempts since boot
+        self.ap_opens = 0
+        self.down_since = _ms()
+        self.backoff_ms = backoff_min_ms
+        self.next_try = _ms()
+        self.wake = asyncio.Event()       # set to look again at once
+        self.force_ap = False             # open the set-up network at the next look
+        self.ap_forced = False            # the open one was asked for (console), not a fallback
+
+    @classmethod
+    def from_config(cls, cfg, log, setup=None, keep_ap=False):
+        w = cfg.section("wifi")
+        p = cfg.section("portal")
+        return cls(w["ssid"], w["password"], log, w["hostname"], setup,
+                   ap_after_ms=p["ap_after_s"] * 1000, ap_new_ms=p["ap_after_new_s"] * 1000,
+                   idle_close_ms=p["idle_close_s"] * 1000, keep_ap=keep_ap)
+
+    # --- what the status page and the console show ---------------------------------------
+    def status(self):
+        ip = None
+        if self.up:
+            try:
+                ip = self.sta.ifconfig()[0]
+            except Exception:
+                pass
+        s = self.setup
+        return {"connected": self.up, "ssid": self.ssid, "ip": ip,
+                "reason": None if self.up else self.why,
+                "down_s": None if self.up else time.ticks_diff(_ms(), self.down_since) // 1000,
+                "outages": self.outages, "setup_ap": bool(s and s.active),
+                "setup_ap_name": s.essid if s and s.active else None}
+
+    # --- the loop ----------------------------------------------------------------------------
+    async def run(self):
+        """Forever. Every error is logged and retried later: this task never ends the app."""
+        while True:
+            try:
+                wait = await self.step()
+            except Exception as e:
+                self.log.error("Wi-Fi supervisor: %s: %s" % (type(e).__name__, e))
+                wait = self.check_ms
+            if wait > 0:
+                try:
+                    await asyncio.wait_for(self.wake.wait(), wait / 1000)
+                except asyncio.TimeoutError:
+                    pass
+                self.wake.clear()
+
+    async def step(self):
+        """One look at the station and the set-up network; -> ms until the next look."""
+        now = _ms()
+        st = self._status()  # read first: the reason a link dropped is in it
+        connected = self._connected()
+        if connected:
+            if not self.up:
+                self._went_up()
+            if self.force_ap:
+                await self._maybe_open_ap()
+            await self._maybe_close_ap(healed=True)
+            return self.check_ms
+        if self.up:
+            self._went_down(reason(st))
+        if self.keep_ap:
+            # set-up mode: the portal tries the network the user enters; scans from here would
+            # only drop the phone doing the set-up
+            self.why = "waiting for set-up"
+        elif self.ssid and time.ticks_diff(now, self.next_try) >= 0 and not self._ap_in_use():
+            sta, why = await join(self.ssid, self.password, self.hostname, self.join_timeout_ms)
+            self.sta = sta
+            if why is None:
+                self._went_up()
+                await self._maybe_close_ap(healed=True)
+                return self.check_ms
+            self.failures += 1
+            self.why = why
+            self.log.warn("Wi-Fi: cannot join %s: %s; retry in %d s" % (
+                self.ssid, why, self.backoff_ms // 1000))
+            self.next_try = time.ticks_add(_ms(), self.backoff_ms)
+            self.backoff_ms = min(self.backoff_ms * 2, self.backoff_max_ms)
+        elif not self.ssid:
+            self.why = "no Wi-Fi network set up"
+        await self._maybe_open_ap()
+        await self._maybe_close_ap(healed=False)
+        wait = self.check_ms
+        if self.ssid and not self.keep_ap:  # wake for the next join attempt
+            wait = time.ticks_diff(self.next_try, _ms())
+        return max(10, min(wait, self.check_ms))
+
+    def _connected(self):
+        try:
+            return self.sta.isconnected()
+        except Exception:
+            return False
+
+    def _status(self):
+        try:
+            return self.sta.status()
+        except Exception:
+            return None
+
+    def _went_up(self):
+        self.up = True
+        self.joins += 1
+        self.backoff_ms = self.backoff_min_ms
+        try:
+            ip = self.sta.ifconfig()[0]
+        except Exception:
+            ip = "?"
+        down_s = time.ticks_diff(_ms(), self.down_since) // 1000
+        self.log.info("Wi-Fi connected to %s, IP %s%s" % (
+            self.ssid, ip, " (after %d s without)" % down_s if self.joins > 1 else ""))
+        self.why = None
+        if not self.worked and self.ssid:
+            self.worked = True
+            remember(self.ssid)
+
+    def _went_down(self, why):
+        self.up = False
+        self.outages += 1
+        self.why = "connection lost (%s)" % why
+        self.down_since = _ms()
+        self.backoff_ms = self.backoff_min_ms
+        self.next_try = _ms()  # the first retry at once, then back off
+        self.log.warn("Wi-Fi connection to %s lost (%s); retrying" % (self.ssid, why))
+
+    def _ap_in_use(self):
+        # Scanning for the home network makes the radio leave the set-up network's channel, which
+        # drops phones on it: while someone is setting up, leave the radio alone.
+        s = self.setup
+        if not s or not s.active or self.keep_ap:
+            return False
+        used = s.used_ms()
+        return used is not None and used < min(_IN_USE_MS, self.idle_close_ms)
+
+    def open_setup_now(self):
+        """Open the set-up network at the next look (console `portal`); it closes when unused."""
+        self.force_ap = True
+        self.wake.set()
+
+    async def _maybe_open_ap(self):
+        s = self.setup
+        forced = self.force_ap
+        self.force_ap = False
+        if s is None or s.active:
+            return
+        if self.keep_ap or not self.ssid or forced:
+            limit = 0
+        else:
+            limit = self.ap_after_ms if self.worked else self.ap_new_ms
+        down_ms = time.ticks_diff(_ms(), self.down_since)
+        if down_ms < limit:
+            return
+        if forced:
+            self.log.info("Wi-Fi: opening the set-up network on request")
+        elif self.ssid:
+            self.log.warn("Wi-Fi: no connection to %s for %d s (%s): opening the set-up network, "
+                          "still retrying %s" % (self.ssid, down_ms // 1000, self.why, self.ssid))
+        if await s.open():
+            self.ap_opens += 1
+            self.ap_forced = forced
+
+    async def _maybe_close_ap(self, healed):
+        s = self.setup
+        if s is None or not s.active or self.keep_ap:
+            return
+        idle = s.idle_ms()
+        if healed and not self.ap_forced:
+            if idle < min(_HEALED_IDLE_MS, self.idle_close_ms):
+                return
+            self.log.info("Wi-Fi: %s is back: closing the set-up network" % self.ssid)
+        else:
+            if idle < self.idle_close_ms:
+                return
+            self.log.info("Wi-Fi: set-up network unused for %d s: closing it%s" % (
+                idle // 1000, "" if self.up else " (it opens again if %s stays away)" % self.ssid))
+            self.down_since = _ms()  # the fallback timer starts over
+        self.ap_forced = False
+        await s.close()
 
 
 async def supervise(sta, ssid, password, log, hostname=None):
-    """Keep the station connected forever: re-join with backoff after outages."""
-    backoff = 5
-    was_up = sta.isconnected()
-    while True:
-        if sta.isconnected():
-            if not was_up:
-                log.info("Wi-Fi connected to %s, IP %s" % (ssid, sta.ifconfig()[0]))
-            was_up = True
-            backoff = 5
-            await asyncio.sleep(5)
-            continue
-        if was_up:
-            log.warn("Wi-Fi connection lost (%s)" % reason(sta.status()))
-            was_up = False
-        sta, why = await join(ssid, password, hostname)
-        if why:
-            log.warn("Wi-Fi: cannot join %s: %s; retry in %d s" % (ssid, why, backoff))
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 300)
+    """Keep the station connected forever (no set-up network). Kept for callers of the old API."""
+    sup = Supervisor(ssid, password, log, hostname)
+    sup.sta = sta
+    sup.up = sta.isconnected()
+    await sup.run()

@@ -1,6 +1,9 @@
 # ESP32-like `network` for the unix port (host only). The station "joins" the loopback
 # network at once unless ESPSIM_WIFI (or the state file .wifi) says otherwise:
-#   ok | wrong_password | no_ap | down   (the file wins, so a test can change it while running)
+#   ok | wrong_password | no_ap | down   (the file wins, so a test can change it while running:
+#   "down" after "ok" is an outage, "ok" again is the router back)
+# The access point lives on 127.0.0.1 too; the state file .ap_stations holds how many phones
+# are joined to it (0 when missing), for status("stations").
 import os
 import _espsim
 
@@ -91,11 +94,20 @@ class WLAN:
         elif mode == "no_ap":
             self._status = STAT_NO_AP_FOUND
         else:
-            self._status = STAT_CONNECTING if self._status != STAT_GOT_IP else STAT_BEACON_TIMEOUT
+            # a link that was up is "signal lost" (kept while it stays down, like the chip's
+            # disconnect reason); an attempt that never got through is still connecting
+            lost = self._status in (STAT_GOT_IP, STAT_BEACON_TIMEOUT)
+            self._status = STAT_BEACON_TIMEOUT if lost else STAT_CONNECTING
 
     def status(self, param=None):
         if param == "rssi":
             return -61
+        if param == "stations":
+            if self._if != AP_IF:
+                raise ValueError("AP required")
+            raw = _espsim.read_file(".ap_stations") if self._active else None
+            n = int(raw.decode().strip() or "0") if raw else 0
+            return [(bytes((0x02, 0, 0, 0, 0, i)),) for i in range(n)]
         if param is not None:
             raise ValueError("unknown status param")
         if self._if == AP_IF:
@@ -125,17 +137,19 @@ class WLAN:
     def config(self, *args, **kw):
         if kw:
             for k, v in kw.items():
-                if k in ("password",):
-                    k = "key"
-                if k not in self._cfg and k not in ("essid", "authmode", "pm"):
+                k = {"password": "key", "essid": "ssid", "authmode": "security"}.get(k, k)
+                if k not in self._cfg and k != "pm":
                     raise ValueError("unknown config param")
+                if k == "key" and self._if == AP_IF and 0 < len(v) < 8:
+                    raise OSError("Wifi Invalid Password")  # WPA2 needs 8..63 characters
+                if k == "ssid" and self._if == AP_IF and not 0 < len(v) <= 32:
+                    raise OSError("Wifi Invalid Argument")
                 self._cfg[k] = v
             return
         if len(args) != 1:
             raise TypeError("can query only one param")
         k = args[0]
-        if k == "essid":
-            k = "ssid"
+        k = {"essid": "ssid", "authmode": "security", "password": "key"}.get(k, k)
         if k == "rssi":
             return -61
         if k == "ssid" and self._if == STA_IF:

@@ -1,0 +1,196 @@
+# The set-up network, opened and closed as one: the access point (WPA2, a name with a
+# per-device suffix), the DNS catch-all that sends every name to it, and the web portal.
+# app.wifi.Supervisor decides when; app.main opens it at once when the device needs set-up.
+import asyncio
+import os
+import time
+import network
+from micropython import const
+
+_KEY_FILE = "ap_key.txt"     # the per-device set-up password when none is configured
+_KEY_CHARS = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a serial console
+_KEY_LEN = const(10)
+_AP_IP_FALLBACK = "192.168.4.1"
+
+
+def device_suffix():
+    """Six hex digits from the chip's id: tells two meters apart in a phone's Wi-Fi list."""
+    try:
+        import machine
+        uid = machine.unique_id()
+    except Exception:
+        return "000000"
+    return "".join("%02X" % b for b in uid[-3:])
+
+
+def ap_name(prefix):
+    sfx = "-" + device_suffix()
+    return prefix[:32 - len(sfx)] + sfx  # an SSID has at most 32 bytes; the suffix always stays
+
+
+def _new_key():
+    raw = os.urandom(_KEY_LEN)
+    return "".join(_KEY_CHARS[b % len(_KEY_CHARS)] for b in raw)
+
+
+def ap_password(configured, log=None):
+    """The configured WPA2 password (8..63 characters), else this device's own one (made once,
+    kept in flash so it does not change between reboots)."""
+    if configured:
+        if 8 <= len(configured) <= 63:
+            return configured
+        if log:
+            log.warn("config: portal.ap_password must be 8..63 characters: using this device's own")
+    try:
+        with open(_KEY_FILE) as f:
+            key = f.read().strip()
+        if 8 <= len(key) <= 63:
+            return key
+    except OSError:
+        pass
+    key = _new_key()
+    try:
+        with open(_KEY_FILE, "w") as f:
+            f.write(key)
+    except OSError as e:
+        if log:
+            log.warn("set-up password not saved (%s): it changes at the next start" % e)
+    return key
+
+
+async def _serve_portal(cfg, log, host, port):
+    # The web side (app.portal, Microdot) is imported only now: it costs ~30 KB of RAM.
+    from app import portal
+    web = portal.make(cfg, log, None, port, network.WLAN(network.STA_IF))
+    log.info("set-up portal on http://%s:%d/" % (host, port))
+    try:
+        await web.start_server(host=host, port=port)
+    finally:
+        # cancelling start_server leaves MicroPython's listening socket open: close it, so the
+        # port is free when the set-up network opens again
+        srv = getattr(web, "server", None)
+        if srv is not None:
+            srv.close()
+
+
+class SetupAP:
+    """open()/close() the set-up network; idle_ms() says how long nobody has used it."""
+
+    def __init__(self, cfg, log, http=True, dns=True, http_serve=None):
+        p = cfg.section("portal")
+        self.cfg = cfg
+        self.log = log
+        self.essid = ap_name(p["ap_name"])
+        self.password = ap_password(p["ap_password"], log)
+        self.http_port = p["http_port"]
+        self.dns_port = p["dns_port"]
+        self.http = http  # False (or a function saying so) when a web server already listens everywhere
+        self.dns_enabled = dns
+        self.http_serve = http_serve or _serve_portal
+        self.ap = network.WLAN(network.AP_IF)
+        self.ip = None
+        self.active = False
+        self.dns = None
+        self._tasks = []
+        self._last_use = time.ticks_ms()
+        self._last_client = None
+        self._dns_seen = 0
+        self.opens = 0
+
+    def touch(self):
+        """Someone used the portal (the web side may call this on each request)."""
+        self._last_use = self._last_client = time.ticks_ms()
+
+    def _look(self):
+        # a phone joined to the access point, or a DNS query since the last look, is use
+        if not self.active:
+            return
+        try:
+            if self.ap.status("stations"):
+                self.touch()
+        except Exception:
+            pass
+        d = self.dns
+        if d is not None and d.replied != self._dns_seen:
+            self._dns_seen = d.replied
+            self.touch()
+
+    def idle_ms(self):
+        """ms since the set-up network opened or anyone last used it."""
+        self._look()
+        return time.ticks_diff(time.ticks_ms(), self._last_use)
+
+    def used_ms(self):
+        """ms since a client last used the set-up network, None when none has since it opened."""
+        self._look()
+        if self._last_client is None:
+            return None
+        return time.ticks_diff(time.ticks_ms(), self._last_client)
+
+    async def open(self):
+        if self.active:
+            return
+        ap = self.ap
+        try:
+            ap.active(True)
+            ap.config(essid=self.essid, password=self.password,
+                      authmode=getattr(network, "AUTH_WPA2_PSK", 3))
+        except Exception as e:  # never leave an open (unprotected) network behind
+            self.log.error("set-up network failed to start: %s" % e)
+            try:
+                ap.active(False)
+            except Exception:
+                pass
+            return False
+        try:
+            self.ip = ap.ifconfig()[0]
+        except Exception:
+            self.ip = _AP_IP_FALLBACK
+        self.active = True
+        self.opens += 1
+        self._last_use = time.ticks_ms()
+        self._last_client = None
+        url = "http://%s/" % self.ip if self.http_port == 80 else "http://%s:%d/" % (self.ip, self.http_port)
+        # The console is the place to read the password from (it is not sent anywhere else).
+        self.log.info("set-up network \"%s\" is open, WPA2 password: %s ; then open %s"
+                      % (self.essid, self.password, url))
+        if self.dns_enabled:
+            from dns_catchall import DnsCatchAll
+            self.dns = DnsCatchAll(self.ip, self.dns_port, bind_ip=self.ip)
+            try:
+                self.dns.open()
+                self._dns_seen = 0
+                self._tasks.append(asyncio.create_task(self._run("DNS", self.dns.serve())))
+            except OSError as e:
+                self.log.error("set-up DNS on port %d: %s (phones will not open the portal by "
+                               "themselves; browse to %s)" % (self.dns_port, e, url))
+                self.dns = None
+        if self.http() if callable(self.http) else self.http:
+            self._tasks.append(asyncio.create_task(self._run(
+                "web portal", self.http_serve(self.cfg, self.log, self.ip, self.http_port))))
+        return True
+
+    async def _run(self, what, coro):
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # the AP stays up: the user can still read the console
+            self.log.error("set-up %s stopped: %s: %s" % (what, type(e).__name__, e))
+
+    async def close(self):
+        if not self.active:
+            return
+        self.active = False
+        for t in self._tasks:
+            t.cancel()
+        self._tasks = []
+        if self.dns is not None:
+            self.dns.close()
+            self.dns = None
+        await asyncio.sleep_ms(0)  # let the cancelled tasks unwind (close their sockets)
+        try:
+            self.ap.active(False)
+        except Exception as e:
+            self.log.warn("set-up network: cannot switch the AP off: %s" % e)
+        self.log.info("set-up network \"%s\" closed" % self.essid)
