@@ -216,6 +216,7 @@ class App:
             "imported_kwh": _kw_num(e.wh[0]), "exported_kwh": _kw_num(e.wh[1]),
             "today_imported_kwh": _kw_num(e.today_wh(0)),
             "today_exported_kwh": _kw_num(e.today_wh(1)),
+            "energy_store": self.store.status() if self.store else None,
             "validation": None if v is None else v.text(),
             "last_push": None if p.last_attempt_s is None else clock.fmt_time(p.last_attempt_s),
             "last_push_result": p.last_result,
