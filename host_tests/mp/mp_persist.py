@@ -316,6 +316,19 @@ eq(app.energy.day, day + 1, "the day rolled")
 eq(app.energy.today_wh(0), 0, "a new day starts at zero (the Wh of that poll went to yesterday)")
 check(app.energy.wh[0] > 120000, "lifetime untouched by the roll")
 
+# the status snapshot (console, status page) shows lifetime and daily totals and the store
+from app.scheduler import App
+_espsim.RESET_CAUSE = "soft"
+now[0] = 0
+full = App(cfg, ListLog(), None, None)
+full.store = Store(full.log)
+full.store.restore(full)
+snap = full.status()
+eq(snap["imported_kwh"], app.energy.wh[0] / 1000, "lifetime import in the status")
+eq(snap["today_imported_kwh"], 0.0, "today's import in the status")
+eq(snap["energy_store"]["restored_from"], "RTC memory", "where the totals came from")
+eq(snap["energy_store"]["checkpoint_s"], 300, "checkpoint interval shown")
+
 # --- the 30 s push floor across resets --------------------------------------------------
 import asyncio
 import https_post
