@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test sim bench faults build deploy vboard flash-micropython clean help
+.PHONY: setup test sim bench faults build deploy vboard flash-micropython typecheck clean help
 
 help:
 	@echo "make sim      run the firmware in the simulator (fake meter, local fake Charge HQ)"
@@ -15,6 +15,7 @@ help:
 	@echo "make setup    create .venv with the pinned tools (done by the others)"
 	@echo "make build    compile firmware, lib and Microdot to .mpy in build/ (the board's layout)"
 	@echo "make deploy PORT=/dev/ttyUSB0 [BOARD=name]   copy changed files to a board, reset it"
+	@echo "make typecheck  mypy of firmware/ and lib/ against the ESP32's MicroPython stubs"
 	@echo "make vboard   a virtual board (unix port REPL on a pty) to deploy to"
 	@echo "make flash-micropython PORT=/dev/ttyUSB0 [FIRMWARE=x.bin FLASH=yes]   stock MicroPython (esptool)"
 
@@ -38,6 +39,10 @@ bench: $(STAMP)
 
 build: $(STAMP)
 	$(BIN)/python tools/build.py
+
+# mypy against micropython-esp32-stubs (also run by make test: host_tests/test_typecheck.py)
+typecheck: $(STAMP)
+	$(BIN)/python tools/typecheck.py
 
 # PORT: the board's serial port, or the virtual board's link (make vboard prints it)
 deploy: build
