@@ -39,7 +39,8 @@ def parse_args(argv=None):
                     help="the device's filesystem and RTC memory (reuse = reboot)")
     ap.add_argument("--heap", type=int, help="MicroPython heap in bytes (e.g. 65536)")
     ap.add_argument("--source", default=None,
-                    help="simulated | atm90e32 | modbus (default: keep the config's, else simulated)")
+                    help="simulated | atm90e32 | modbus (default: keep the config's, else atm90e32: a "
+                         "simulated CircuitSetup split-phase CT board)")
     ap.add_argument("--boot", choices=("power", "soft", "wdt", "hard"), default=None,
                     help="reset cause of the first start (default: power-on, or what the last run left)")
     ap.add_argument("--fresh", action="store_true", help="wipe --state-dir first (a new device)")
@@ -48,11 +49,17 @@ def parse_args(argv=None):
     ap.add_argument("--min-gap", type=float, default=29.9, help="fake Charge HQ: 429 below this gap")
     ap.add_argument("--quiet-server", action="store_true", help="do not print the fake server's lines")
     ap.add_argument("--chq-dir", help="fake Charge HQ's folder (CA, pushes.jsonl; default: a temp dir)")
+    ap.add_argument("--portal", action="store_true",
+                    help="start unprovisioned: the set-up network, DNS catch-all and portal come up")
+    ap.add_argument("--http-port", type=int, help="the device's web server on 127.0.0.1 (default 8080)")
+    ap.add_argument("--dns-port", type=int, help="the set-up DNS catch-all on 127.0.0.1 (default 5353)")
     ap.add_argument("--profile", help="--source modbus: device profile (firmware/profiles/NAME.json)")
     ap.add_argument("--modbus-port", help="--source modbus: an existing serial device or pty to read "
                     "(no own peer); default: a pymodbus peer serving the profile's registers")
     ap.add_argument("--baud", type=int, help="--source modbus: bus speed (default: the profile's)")
     ap.add_argument("--slave", type=int, help="--source modbus: the device's slave id (default 1)")
+    ap.add_argument("--console", action="store_true",
+                    help="attach the device's serial console (and REPL) to this terminal")
     a = ap.parse_args(argv)
     if a.interval is not None and a.interval < 30:
         ap.error("--interval must be at least 30 s (Charge HQ's floor)")
@@ -88,6 +95,8 @@ def prepare_device(a, endpoint, ca_der):
             cfg = json.loads(cfg_path.read_text())
         except ValueError:
             cfg = {}
+    if a.portal:
+        return fs, portal_config(a, fs, cfg_path, endpoint, ca_der)
     cfg.setdefault("device", {}).setdefault("report_s", 10)  # a reading line every 10 s
     cfg.setdefault("wifi", {}).setdefault("ssid", "HomeNet")
     cfg["wifi"].setdefault("password", "simulated")
@@ -102,12 +111,43 @@ def prepare_device(a, endpoint, ca_der):
         (fs / "sim_ca.der").write_bytes(ca_der)
         ch["ca_file"] = "sim_ca.der"
     if a.source or "source" not in cfg:
-        cfg["source"] = default_source(a.source or "simulated", cfg.get("source"))
+        cfg["source"] = default_source(a.source or "atm90e32", cfg.get("source"))
         if cfg["source"].get("type") == "atm90e32":
             cfg.setdefault("device", {})["board"] = "circuitsetup_split"
     modbus_flags(a, cfg["source"])
+    sim_ports(a, cfg)
     cfg_path.write_text(json.dumps(cfg, indent=1))
     return fs, cfg
+
+
+def sim_ports(a, cfg):
+    # The device's web server and set-up DNS, on the loopback network the stand-ins give it
+    # (ports 80 and 53 would need root and clash with the host's own).
+    p = cfg.setdefault("portal", {})
+    if a.http_port:
+        p["http_port"] = a.http_port
+    if a.dns_port:
+        p["dns_port"] = a.dns_port
+    p.setdefault("http_port", 8080)
+    p.setdefault("dns_port", 5353)
+
+
+def portal_config(a, fs, cfg_path, endpoint, ca_der):
+    """--portal: a device never set up (no Wi-Fi, no API key, no meter), which still pushes to
+    the local fake Charge HQ once the set-up portal has saved its settings."""
+    ch = {}
+    if endpoint:
+        ch["endpoint"] = endpoint
+    if ca_der:
+        (fs / "sim_ca.der").write_bytes(ca_der)
+        ch["ca_file"] = "sim_ca.der"
+    cfg = {"chargehq": ch, "device": {"report_s": 10}}
+    sim_ports(a, cfg)
+    cfg_path.write_text(json.dumps(cfg, indent=1))
+    print("[sim] unprovisioned: set-up portal at http://127.0.0.1:%d/ , its DNS on 127.0.0.1:%d "
+          "(e.g. dig @127.0.0.1 -p %d example.com)" % (cfg["portal"]["http_port"], cfg["portal"]["dns_port"],
+                                                       cfg["portal"]["dns_port"]), flush=True)
+    return cfg
 
 
 def default_source(kind, old):
@@ -140,6 +180,12 @@ def modbus_flags(a, src):
         src["baud"] = prof.get("serial", {}).get("baud", 9600)
 
 
+def microdot_path():
+    """Microdot compiled to .mpy (as deployed): the web server imports it from there."""
+    import build_microdot
+    return str(build_microdot.ensure())
+
+
 class Device:
     """One ESP32: restarts the interpreter when the firmware resets the chip."""
 
@@ -153,7 +199,7 @@ class Device:
     def env(self, cause):
         env = dict(os.environ)
         env["MICROPYPATH"] = ":".join([".frozen", str(ROOT / "host_tests" / "stubs"),
-                                       str(ROOT / "firmware"), str(ROOT / "lib")])
+                                       str(ROOT / "firmware"), str(ROOT / "lib"), microdot_path()])
         env["ESPSIM_STATE"] = str(self.fs)
         env["ESPSIM_RESET_CAUSE"] = cause
         if self.a.ticks_start is not None:
@@ -167,8 +213,12 @@ class Device:
         cmd = [MICROPYTHON]
         if self.a.heap:
             cmd += ["-X", "heapsize=%d" % self.a.heap]
+        if self.a.console:
+            cmd.append("-i")  # the console's `repl` command leaves to a REPL, as on the chip
         cmd += [str(ROOT / "tools" / "espsim_boot.py"), str(ROOT / "firmware")]
-        self.proc = subprocess.Popen(cmd, cwd=self.fs, env=self.env(cause), stdin=subprocess.DEVNULL,
+        # the serial line: this terminal with --console, else nothing to read (the console quits)
+        self.proc = subprocess.Popen(cmd, cwd=self.fs, env=self.env(cause),
+                                     stdin=None if self.a.console else subprocess.DEVNULL,
                                      start_new_session=True)
 
     def run(self, first_cause):
@@ -193,9 +243,22 @@ class Device:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)  # Ctrl-C: the firmware checkpoints and stops
             try:
-                self.proc.wait(5)
+                self.proc.wait(2 if self.a.console else 5)  # with -i it waits at the REPL
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def serial_line(console):
+    """--console: make this terminal behave like the chip's serial line (no local echo, no line
+    buffering: the console echoes and edits itself); Ctrl-C still stops the simulator.
+    -> the terminal settings to restore, or None."""
+    if not console or not sys.stdin.isatty():
+        return None
+    import termios
+    import tty
+    old = termios.tcgetattr(sys.stdin.fileno())
+    tty.setcbreak(sys.stdin.fileno())
+    return old
 
 
 def main(argv=None):
@@ -214,7 +277,7 @@ def main(argv=None):
     fs, cfg = prepare_device(a, endpoint, ca_der)
     env_extra = {}
     peers = []
-    src = cfg["source"].get("type")
+    src = cfg.get("source", {}).get("type")
     if src == "atm90e32":
         env_extra["ESPSIM_ATM90E32"] = "day"  # the stand-ins attach the chip model to the SPI bus
     elif src == "modbus":
@@ -231,11 +294,16 @@ def main(argv=None):
     cause = a.boot or "power"
     if a.duration:
         threading.Timer(a.duration, dev.stop).start()
+    tty = serial_line(a.console)
     try:
         rc = dev.run(cause)
     except KeyboardInterrupt:
         dev.stop()
         rc = 0
+    finally:
+        if tty:
+            import termios
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, tty)
     for stop in peers:
         stop()
     if server:

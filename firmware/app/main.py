@@ -34,6 +34,9 @@ async def _main(app, log):
 def _services(app, log):
     """More coroutines beside sampling and pushing (console, status page): one line each."""
     out = []
+    if app.cfg.get("console", "enabled"):
+        from app.console import serve
+        out.append(serve(app))
     return out
 
 
@@ -75,7 +78,7 @@ def run():
     try:
         asyncio.run(_main(app, log))
     except KeyboardInterrupt:
-        log.info("stopped (Ctrl-C)")
+        log.info("stopped (%s)" % getattr(app, "stop_reason", "Ctrl-C"))
         app.shutdown("stop")
     except Exception as e:
         log.exc("fatal", e)
