@@ -181,7 +181,7 @@ def load(path=PATH):
     text = None
     for name in (path, path + ".tmp"):
         try:
-            with open(name) as f:
+            with open(name, "rb") as f:  # bytes: a corrupt file must not raise while reading
                 text = f.read()
             break
         except OSError:
@@ -190,8 +190,8 @@ def load(path=PATH):
         cfg.problem = "no config file (%s)" % path
         return cfg
     try:
-        raw = json.loads(text)
-    except ValueError:
+        raw = json.loads(text.decode())
+    except (ValueError, UnicodeError, RuntimeError):  # RuntimeError: nesting too deep
         cfg.problem = "config file is not valid JSON"
         _keep_bad(path)
         return cfg

@@ -84,6 +84,13 @@ os.rename("config.json", "config.json.tmp")
 c = config.load()
 check(not c.needs_setup, "loads from .tmp after a cut")
 
+# bytes that are not UTF-8 (flash corruption) and absurd nesting: set-up needed, no exception
+for bad in (b'{"wifi": {"ssid": "\xc3(x"}}', b"\xff\xfe\x00", b"[" * 5000):
+    with open("config.json", "wb") as f:
+        f.write(bad)
+    c = config.load()
+    eq(c.problem, "config file is not valid JSON", "corrupt bytes %r" % bad[:12])
+
 # masked display never shows secrets
 m = config.masked({"chargehq": {"api_key": "abcdef123456"}, "wifi": {"password": "secretpw"}})
 shown = json.dumps(m)
