@@ -199,20 +199,21 @@ class Store:
                     self.log.info("energy: new day")
                 e.roll_day(day)
                 e.changed = True
-        self._write_rtc(app)
         up = clock.uptime_ms()
         if up - self._cp_up >= self.every_ms:
             self._cp_up = up
             if e.changed:
                 self._write_flash(app, None)
+        self._write_rtc(app)  # last: after a reset RTC memory holds the newest record
 
     def on_push(self, app):
         self._write_rtc(app)
 
     def checkpoint(self, app, why):
         """Clean shutdown, config change or update: save everything, remainders included."""
+        ok = self._write_flash(app, why)
         self._write_rtc(app)
-        self._write_flash(app, why)
+        return ok
 
     # --- records ------------------------------------------------------------------------------
     def _pack(self, app):
