@@ -33,6 +33,7 @@ class MemBus:
             self.slaves[int(sid)] = {3: {int(a): v for a, v in t["hr"].items()},
                                      4: {int(a): v for a, v in t["ir"].items()}}
         self.buf = bytearray(250)
+        self.views = {}
         self.requests = 0
 
     async def read(self, slave, fc, addr, count, timeout_ms=None):
@@ -41,14 +42,20 @@ class MemBus:
         if t is None:
             raise ModbusError("no reply (timeout)")
         regs = t[fc]
-        if not any((addr + i) in regs for i in range(count)):
+        for i in range(count):
+            if (addr + i) in regs:
+                break
+        else:
             raise ModbusError("exception 02 (illegal data address)", 2)
         b = self.buf
         for i in range(count):
             v = regs.get(addr + i, 0)
             b[2 * i] = v >> 8
             b[2 * i + 1] = v & 0xFF
-        return memoryview(b)[:2 * count]
+        v = self.views.get(count)  # one view per size, made once, like the master
+        if v is None:
+            v = self.views[count] = memoryview(b)[:2 * count]
+        return v
 
 
 def make_bus():
@@ -102,8 +109,32 @@ async def one(bus, run):
             b = gc.mem_alloc()
             check(b >= a, "no collection during the measured poll")
             total += b - a
-        print("ALLOC %s %d bytes per poll (%d requests)" % (
-            label, total // n, sum(len(d.prof.blocks) for d in src.devices)))
+        # the source's own work (decode and combine), without the line's master and the
+        # poll coroutine's frame: must not allocate at all
+        own = 0
+        for _ in range(n):
+            site.clear()
+            for d in src.devices:
+                for blk in d.prof.blocks:
+                    mv = await bus.read(d.slave, blk.fc, blk.start, blk.count, d.timeout_ms)
+                    gc.collect()
+                    a = gc.mem_alloc()
+                    d.decode(blk, mv)
+                    own += gc.mem_alloc() - a
+            gc.collect()
+            a = gc.mem_alloc()
+            src._combine(site)
+            own += gc.mem_alloc() - a
+        gc.collect()
+        a = gc.mem_alloc()
+        co = src.poll(site)
+        frame = gc.mem_alloc() - a
+        co.close()
+        print("ALLOC %s %d bytes per poll in all (%d requests, %s); poll coroutine frame %d; "
+              "decode+combine %d" % (label, total // n, sum(len(d.prof.blocks) for d in src.devices),
+                                     "in memory" if spec.get("mem") else "RTU master on a pty",
+                                     frame, own // n))
+        check(own // n <= spec.get("own_alloc_max", 64), label + ": decode+combine allocation")
     src.close()
 
 

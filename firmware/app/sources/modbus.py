@@ -186,15 +186,17 @@ class Device:
         md = text[32:].split(b"\0")[0].decode()
         log.info("%s: %s %s" % (self.label, mn.strip(), md.strip()))
 
-    async def poll(self, bus):
+    def decode(self, b, mv):
         vals = self.vals
-        for b in self.prof.blocks:
-            mv = await self._read(bus, b.fc, b.start, b.count)
-            for v in b.values:
-                vals[v.index] = v.decode(mv)
+        for v in b.values:
+            vals[v.index] = v.decode(mv)
+
+    def combine(self):
+        """-> this device's site fields (list in FIELDS order, None = not given)."""
         out = self.out
         for i in range(len(out)):
             out[i] = None
+        vals = self.vals
         for r in self.prof.rules:
             if out[r.field] is None:
                 out[r.field] = r.eval(vals)
@@ -269,8 +271,21 @@ class ModbusSource:
             self.uart = None
 
     async def poll(self, site):
+        # reads inline (no helper coroutines: each new coroutine allocates its frame); the rest
+        # in plain methods, which keeps this coroutine's frame small
         for d in self.devices:
-            out = await d.poll(self.bus)
+            for b in d.prof.blocks:
+                try:
+                    mv = await self.bus.read(d.slave, b.fc, b.start, b.count, d.timeout_ms)
+                except Exception as e:  # the master's ModbusError family, OSError from the port
+                    raise SourceError("%s: read FC%02d %d+%d failed: %s" % (
+                        d.label, b.fc, b.start, b.count, e))
+                d.decode(b, mv)
+        self._combine(site)
+
+    def _combine(self, site):
+        for d in self.devices:  # grid meters come first: they own the grid fields
+            out = d.combine()
             for i in range(len(FIELDS)):
                 v = out[i]
                 if v is not None and getattr(site, FIELDS[i]) is None:
