@@ -1,5 +1,6 @@
 # When to push, and the push itself: every push_interval_s, exponential backoff after a
-# failure (30 s doubling to 300 s, reset by a success), and a hard floor of 30 s between any two
+# failure (30 s doubling up to the push interval for network and server errors, up to 300 s
+# for 429 and other 4xx answers; reset by a success), and a hard floor of 30 s between any two
 # requests, also across reboots (the time of the last attempt is kept in RTC memory).
 import time
 from micropython import const
@@ -104,7 +105,12 @@ class Pusher:
         self.last_status = status
         self.last_result = why
         self.fail_count += 1
-        self.backoff_s = FLOOR_S if not self.backoff_s else min(self.backoff_s * 2, BACKOFF_MAX_S)
+        # Network trouble and server errors: retry at least once per push period, so the site
+        # shows up again within one period of the fault clearing. The server asking us to slow
+        # down (429) or refusing the request (other 4xx): back off up to 5 minutes.
+        cap = BACKOFF_MAX_S if status is not None and 400 <= status < 500 else \
+            max(FLOOR_S, self.cfg.get("chargehq", "push_interval_s"))
+        self.backoff_s = FLOOR_S if not self.backoff_s else min(self.backoff_s * 2, cap)
         self.delay_s = self.backoff_s
         self.log.error("push failed: %s; retry in %d s" % (why, self.backoff_s))
 

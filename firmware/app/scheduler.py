@@ -16,6 +16,7 @@ _SOURCE_RETRY_MS = const(10000)
 _FIRST_READ_WAIT_MS = const(10000)
 _NTP_RETRY_S = const(600)
 _NTP_REFRESH_S = const(21600)
+_NO_WIFI = "no Wi-Fi connection"
 
 
 class App:
@@ -169,9 +170,12 @@ class App:
                     pass
                 continue
             if self.wifi is not None and not self.wifi.isconnected():
-                # no network: count it as a failed attempt so the backoff applies
-                self.pusher.last_attempt_up = clock.uptime_ms()
-                self.pusher._done_fail(None, "no Wi-Fi connection")
+                # no network: nothing is sent (so the 30 s floor is untouched); push as soon as
+                # the supervisor has the station back
+                if self.pusher.last_result != _NO_WIFI:
+                    self.pusher.last_result = _NO_WIFI
+                    self.log.warn("push waits: " + _NO_WIFI)
+                await asyncio.sleep_ms(1000)
                 continue
             if self.last_ok_up is None and self.source_error == "not read yet" \
                     and clock.uptime_ms() < _FIRST_READ_WAIT_MS:

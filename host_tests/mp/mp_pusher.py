@@ -1,4 +1,4 @@
-# Push timing: interval, backoff 30..300 s reset by success, the 30 s floor, the floor after a
+# Push timing: interval, backoff (to the period for network/5xx, to 300 s for 4xx) reset by success, the 30 s floor, the floor after a
 # reset. The clock and the network are replaced by fakes so the test runs in no time.
 import asyncio
 import time
@@ -42,22 +42,30 @@ check(any("30 s" in l for l in log.lines), "refusal logged")
 eq(len(answers), 1, "no request sent inside the floor")
 answers.clear()
 
-# failures back off 30, 60, 120, 240, 300, 300; each wait respected
+# network failures back off 30 s, then once per push period (60 s): the site is back within
+# one period of the fault clearing
 now[0] = 60000
 delays = []
-for i in range(6):
+for i in range(4):
     w = p.due_in_ms()
     if w > 0:
         now[0] += w
     push(https_post.HttpError("no answer"))
     delays.append(p.due_in_ms() // 1000)
-eq(delays, [30, 60, 120, 240, 300, 300], "backoff")
-eq(p.fail_count, 6, "failures counted")
+eq(delays, [30, 60, 60, 60], "backoff for network errors")
+eq(p.fail_count, 4, "failures counted")
 check(p.last_status is None and "no answer" in p.last_result, p.last_result)
 now[0] += p.due_in_ms()
 push(503)
 eq(p.last_status, 503, "status kept")
-eq(p.due_in_ms() // 1000, 300, "5xx backs off too")
+eq(p.due_in_ms() // 1000, 60, "5xx: once per period")
+# the server asking us to slow down (429) or refusing the request: back off up to 300 s
+delays = []
+for i in range(5):
+    now[0] += p.due_in_ms()
+    push(429)
+    delays.append(p.due_in_ms() // 1000)
+eq(delays, [120, 240, 300, 300, 300], "backoff for 429")
 now[0] += p.due_in_ms()
 push(200)
 eq(p.due_in_ms() // 1000, 60, "success resets the backoff")
