@@ -107,7 +107,9 @@ class Console:
         self.out = out or sys.stdout
         self.echo = app.cfg.get("console", "echo")
         self.poller = select.poll()
-        self.poller.register(self.inp, select.POLLIN)
+        # polled as sys.stdin: some ports' sys.stdin.buffer cannot be polled (both read the
+        # same serial line; bytes are read from .buffer so UTF-8 arrives byte by byte)
+        self.poller.register(inp or sys.stdin, select.POLLIN)
         self.buf = bytearray()
         self.prompting = False
         self.confirm = None      # (question's action) waiting for "yes"
@@ -271,7 +273,13 @@ class Console:
         app = self.app
         st = app.status()
         g = st.get
-        meter = "%s: %s" % (g("source"), "ok" if g("meter_ok") else "FAULT: %s" % g("meter_error"))
+        if g("meter_ok"):
+            meter = "ok"
+        elif app.last_ok_up is None and g("meter_error") == "not read yet":
+            meter = "waiting for the first reading"
+        else:
+            meter = "FAULT: %s" % g("meter_error")
+        meter = "%s: %s" % (g("source"), meter)
         if g("reading_age_s") is not None:
             meter += ", last reading %d s ago" % g("reading_age_s")
         self.say("meter      " + meter)
@@ -331,7 +339,10 @@ class Console:
             except ValueError:
                 self.say("usage: log [N]")
                 return
-        for t, level, msg in self.app.log.recent(n):
+        entries = self.app.log.recent(n)
+        if not entries:
+            self.say("(no events yet)")
+        for t, level, msg in entries:
             # before the clock was set, time.time() counted from 2000-01-01 at boot: uptime
             when = clock.fmt_time(t) if t > _CLOCK_SET_AFTER else "up " + clock.fmt_uptime(t * 1000)
             self.say("%s %s %s" % (when, level, msg))

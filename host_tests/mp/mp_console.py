@@ -1,0 +1,144 @@
+# The console's parts under MicroPython, fed a scripted keystroke file: line editing (backspace,
+# arrow keys, CR/LF, Ctrl-C, Ctrl-U, over-long lines), secrets echoed as *, `set` on every kind
+# of setting incl. the source section, live vs reboot settings, energy reset of a meter-counted
+# total, a failing command, the log redraw while typing, and end of input.
+import asyncio
+import json
+from app import config
+from app.console import Console, secret_from, spans, words, parse_value
+from app.log import Log
+from app.scheduler import App
+from mptest import check, eq, raises, done
+
+KEY = "console-KEY-0123456789-WXYZ"
+RAW = {"wifi": {"ssid": "HomeNet", "password": "pw-HomeNet-1"}, "chargehq": {"api_key": KEY},
+       "source": {"type": "simulated", "battery": False}}
+
+# --- words and secrets ---
+eq(words(b'wifi "My Net" pw'), ["wifi", "My Net", "pw"], "quoted word")
+eq(words(b'set  device.board ""'), ["set", "device.board", ""], "empty quoted value")
+eq(spans(b"  a bc "), [(2, 3), (4, 6)], "spans")
+eq(secret_from(b"set chargehq.api_key abc"), 21, "api_key value is secret")
+eq(secret_from(b"set wifi.password x y"), 18, "password value is secret")
+eq(secret_from(b"set device.report_s 5"), -1, "not a secret")
+eq(secret_from(b"set chargehq.api_key"), -1, "no value yet")
+eq(secret_from(b'wifi "My Net" pw'), 14, "wifi password")
+eq(secret_from(b"wifi Net"), -1, "open network")
+eq(parse_value("i", "45"), 45, "int")
+eq(parse_value("b", "Off"), False, "bool")
+raises(ValueError, parse_value, "i", "4x")
+raises(ValueError, parse_value, "b", "maybe")
+
+
+class Out:
+    def __init__(self):
+        self.parts = []
+
+    def write(self, s):
+        self.parts.append(s if isinstance(s, str) else s.decode())
+
+    def text(self):
+        return "".join(self.parts)
+
+
+def console(keys, raw=RAW):
+    with open(config.PATH, "w") as f:
+        json.dump(raw, f)
+    log = Log(echo=False)
+    app = App(config.load(), log)
+    with open("keys.bin", "wb") as f:
+        f.write(keys)
+    out = Out()
+    con = Console(app, inp=open("keys.bin", "rb"), out=out)
+    return app, con, out
+
+
+def run(keys, raw=RAW):
+    app, con, out = console(keys, raw)
+    asyncio.run(con.run())
+    check(app.log.echo, "log echo back on after the console ends")
+    return app, con, out.text()
+
+
+# --- line editing ---
+app, con, out = run(b"helq\x7fp\r\x1b[Astatus\r\nstat\x03log 1\r\x15" + b"x" * 300 + b"\r")
+check("helq\b \bp\n" in out, "backspace erases on screen")
+check("commands:" in out and "  repl " in out, "help after a backspace")
+check("meter      simulated: waiting for the first reading" in out, "arrow key ignored, status ran")
+check("(no events yet)" in out, "empty log")
+check("^C\n" in out and "unknown command 'stat'" not in out, "Ctrl-C drops the line")
+eq(out.count("unknown command"), 1, "CR LF is one Enter")
+check("unknown command 'xxxxxxxxxxxxxxxxxxxx'" in out, "over-long line cut, then refused")
+check("x" * 161 not in out, "line capped at 160")
+
+# --- secrets never echoed, and settings ---
+app, con, out = run(b"set chargehq.api_key NEWKEY-abcdef-9876\x7f5\r"
+                    b"wifi \"Cafe Net\" hunter2-secret\r"
+                    b"set chargehq.push_interval_s 20\r"
+                    b"set chargehq.push_interval_s 120\r"
+                    b"set validation.tolerance_pct 9\r"
+                    b"set source.speed 0\r"
+                    b"set source.speed 30\r"
+                    b"set console.echo off\r"
+                    b"config\r")
+for secret in (KEY, "NEWKEY", "hunter2"):
+    check(secret not in out, "secret %s not in the output" % secret[:6])
+check("set chargehq.api_key " + "*" * len("NEWKEY-abcdef-9876") + "\b \b*" in out, "api key echoed as stars")
+saved = json.load(open(config.PATH))
+eq(saved["chargehq"]["api_key"], "NEWKEY-abcdef-9875", "edited key saved")
+eq(saved["wifi"], {"ssid": "Cafe Net", "password": "hunter2-secret"}, "wifi saved")
+check("must be at least 30 (got 20)" in out, "range refused")
+eq(saved["chargehq"]["push_interval_s"], 120, "in range saved")
+eq(app.cfg.get("validation", "tolerance_pct"), 9, "validation setting applied at once")
+eq(app.cfg.get("chargehq", "push_interval_s"), 60, "push interval waits for the reboot")
+check("source.speed: must be a whole number 1..3600" in out, "source checked by its module")
+eq(saved["source"]["speed"], 30, "source setting saved")
+eq(saved["console"]["echo"], False, "echo off saved")
+check("\nconfig\n" not in out and 'chargehq.api_key = "********9875"' in out, "echo off, key masked")
+check("NEWKEY-abcdef-9875" in app.log.secrets, "new key masked in the log too")
+check(all("NEWKEY" not in e[2] for e in app.log.recent()), "log has no key")
+
+# --- a file that cannot be read: the running settings are the base ---
+with open("keys.bin", "wb") as f:
+    f.write(b"")
+app, con, out = console(b"set device.report_s 7\r")
+with open(config.PATH, "w") as f:
+    f.write("{broken")
+asyncio.run(con.run())
+eq(json.load(open(config.PATH))["device"]["report_s"], 7, "saved over a broken file")
+eq(json.load(open(config.PATH))["chargehq"]["api_key"], KEY, "running settings kept")
+
+# --- energy reset (a meter's own counters), push, portal, failing command ---
+app, con, out = console(b"energy reset\rno\renergy reset\ryes\rpush\rportal\rstatus\rlog 3\r")
+e = app.energy
+e.meter(1000, 500)
+check(e.wh == [1000, 500], "meter totals")
+app.open_portal = asyncio.Event()
+
+
+def broken():
+    raise ValueError("status broke")
+
+
+app.status = broken
+asyncio.run(con.run())
+out = out.text()
+check("cancelled" in out and "energy totals reset to 0" in out, "asked, then reset")
+eq(e.wh, [0, 0], "reset")
+e.meter(1010, 505)
+eq(e.wh, [10, 5], "counts on from the meter's counter")
+check(app.push_now.is_set(), "push now requested")
+check(app.open_portal.is_set(), "portal hook called")
+check("error: ValueError: status broke" in out, "failing command reported")
+check("W console: energy totals reset to 0" in out, "the console kept going after it")
+
+# --- log lines arriving while typing: printed above, the typed line redrawn ---
+app, con, out = console(b"")
+con.prompt()
+con._key(ord("s"))
+con._key(ord("t"))
+app.log.info("pushed (HTTP 200)")
+con.show_log()
+t = out.text()
+check(t.startswith("> st\r\x1b[K[0:00:0") and t.endswith(" I] pushed (HTTP 200)\n> st"), repr(t))
+done()
