@@ -140,10 +140,19 @@ def test_profiles_over_rtu_against_pymodbus_peer(tmp_path):
     # exception 02 on a block that is not optional: a clear error, not zeros
     runs.append({"label": "exc02", "cfg": _cfg("sungrow_sg", 53), "error": "sungrow_sg (id 53): read FC04"})
     slaves[53] = cases()["sungrow_sg"][1].maps()
+    # a slow device (replies after 1.5 s) read with its profile's timeout (Huawei: 5 s) although
+    # the bus default is 0.5 s; a busy reply (exception 06) once, retried by the master
+    slaves[54] = cases()["huawei_sun2000"][1].maps()
+    runs.append({"label": "huawei-slow", "cfg": _cfg("huawei_sun2000", 54),
+                 "expect": {"solar_w": 3900, "grid_w": 640, "battery_w": 800}})
+    slaves[55] = cases()["sdm72"][1].maps()
+    runs.append({"label": "sdm72-busy-once", "cfg": _cfg("sdm72", 55),
+                 "expect": {"grid_w": -1523, "hw_import_wh": 12345678}})
     # the source opening the port itself (as on the device, here a pty)
     runs.append({"label": "own-uart", "own_uart": True, "cfg": dict(_cfg("sdm630", 51)),
                  "expect": {"grid_w": -1900, "hw_export_wh": 1234250}})
-    path, stop = start_peer(slaves, baud=9600, faults={(53, 5030): "exc02"})
+    path, stop = start_peer(slaves, baud=9600, faults={(53, 5030): "exc02", (54, 32064): "slow:1500",
+                                                       (55, 52): "busy_once"})
     runs[-1]["cfg"]["port"] = path
     try:
         out = _run(tmp_path, {"port": path, "timeout_ms": 500, "runs": runs,

@@ -5,7 +5,8 @@
 #   "baud": 9600, "parity": "N", "stop": 1,
 #   "devices": [{"profile": "sungrow_sh", "slave": 1},
 #               {"profile": "sdm630", "slave": 2, "role": "grid"}]}
-# Bus settings default to the board file's "rs485" section, then the first device's profile.
+# Bus settings default to the board file's "rs485" section (boards/esp32_rs485.json), then the
+# first device's profile. "port" (unix port only) names a serial device such as /dev/ttyUSB0.
 # Per device: "role" grid | site | solar (default: grid for meters, site for inverters),
 # "timeout_ms", "battery_wh" (capacity when the device has no register for it), "options"
 # (profile options, e.g. {"hv": true}).
@@ -228,19 +229,19 @@ class ModbusSource:
         self.lone_noted = False
 
     def _setting(self, key, default=None):
-        v = self.cfg.get(key)
-        if v is None:
-            v = self.board.get(key)
-        if v is None:
-            v = self.devices[0].prof.serial.get(key, default)
-        return v
+        # present in the config (even null: "de_pin": null = auto-direction module) wins
+        if key in self.cfg:
+            return self.cfg[key]
+        if key in self.board:
+            return self.board[key]
+        return self.devices[0].prof.serial.get(key, default)
 
     def _open(self):
         import machine
         from modbus_rtu import ModbusRTU
         baud = self._setting("baud", 9600)
         kw = {"baudrate": baud, "bits": 8, "parity": _PARITY.get(self._setting("parity", "N")),
-              "stop": self._setting("stop", 1), "timeout": 0}
+              "stop": self._setting("stop", 1), "timeout": 0, "rxbuf": 512}
         for k in ("tx", "rx"):
             pin = self._setting(k)
             if pin is not None:
