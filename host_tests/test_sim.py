@@ -26,7 +26,8 @@ def test_sim_pushes_and_reports_meter_faults(tmp_path):
         time.sleep(42)
         (state / "sim_fault").write_text("meter: no reply from slave 1")
     threading.Thread(target=inject_fault, daemon=True).start()
-    res = run_sim(["--fresh", "--state-dir", str(state), "--chq-dir", str(chq), "--api-key", KEY,
+    res = run_sim(["--fresh", "--source", "simulated", "--state-dir", str(state), "--chq-dir", str(chq),
+                   "--api-key", KEY,
                    "--interval", "30", "--duration", "68"], timeout=120)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out

@@ -271,10 +271,6 @@ class ATM90E32:
         for ph in range(3):
             self._write_cal(ph)
         self.write_reg(CFG_REG_ACC_EN, _LOCK)
-        # energy registers hold whatever accumulated before: start from zero
-        for ph in range(3):
-            self.read_reg(AP_ENERGY_A + ph)
-            self.read_reg(AN_ENERGY_A + ph)
         self.started = True
 
     def _write_cal(self, ph):
@@ -308,7 +304,7 @@ class ATM90E32:
         if en == 1:
             return OK
         if en != 0:
-            raise ATM90E32Error("ATM90E32 MeterEn reads 0x%04X (expected 1): bus fault" % en)
+            self._bus_error(1, en, "checking MeterEn")
         self.resets += 1
         if self.on_event:
             self.on_event("ATM90E32 had reset (MeterEn=0, brown-out?): setting it up again")

@@ -326,7 +326,8 @@ def day_profile(start_hour=12, peak_solar_w=5200, base_load_w=480):
             solar = peak_solar_w * x * (43200 - x) / (21600.0 * 21600.0)
             if (tod // 600) % 5 == 3:
                 solar *= 0.55  # a passing cloud
-        load = base_load_w + (120 if (tod // 1200) % 2 else 0)
+            solar *= 1 - ((tod // 10) * 7919 % 61) / 1000  # haze: a few % every 10 s
+        load = base_load_w + (120 if (tod // 1200) % 2 else 0) + (tod // 10) * 104729 % 37
         if 25200 <= tod < 25380 or 64800 <= tod < 64980:
             load += 2000  # kettle
         if 61200 <= tod < 68400:

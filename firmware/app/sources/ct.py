@@ -93,6 +93,13 @@ def check_config(src, err):
 
 class _Chan:
     __slots__ = ("chip", "ph", "role", "sign", "mult", "label")
+    # declared for the static check (mypy sees no attribute set outside the class); MicroPython ignores them
+    chip: int
+    ph: int
+    role: str
+    sign: int
+    mult: int
+    label: str
 
 
 def board_chips(board, addons=0):
@@ -245,7 +252,8 @@ class CTSource:
                 if m.poll() == atm90e32.REINIT:
                     raise SourceError("chip %d keeps resetting (power supply?)" % i)
         except atm90e32.ATM90E32Error as e:
-            m.started = False
+            # no new set-up here: a soft reset would clear the energy the chip still holds;
+            # a chip that really lost its set-up shows MeterEn 0 and is set up by poll()
             raise SourceError("chip %d: %s" % (i, e))
 
     async def poll(self, site):
