@@ -22,6 +22,7 @@ _CLOCK_SET_AFTER = const(820454400)  # 2026-01-01 (2000 epoch): an earlier time 
 _SECRET_NAMES = ("api_key", "password", "admin_password")
 # settings the running app reads each time it needs them: applied without a reboot
 _LIVE = ("validation.", "device.report_s", "console.echo")
+_NEED_APP = ("status", "watch", "push", "energy", "calibrate", "portal")
 
 _HELP = (
     ("status", "readings, check, last push, Wi-Fi, heap, uptime, energy"),
@@ -29,7 +30,7 @@ _HELP = (
     ("log [N]", "the last N events (default 50)"),
     ("push", "push now (never within 30 s of the last push)"),
     ("config", "the settings (secrets masked)"),
-    ("set SECTION.KEY VALUE", "change a setting (checked, then saved)"),
+    ("set SECTION.KEY VALUE", "change a setting (checked, then saved); set source {JSON}"),
     ("wifi SSID [PASSWORD]", "the Wi-Fi network to join (after a reboot)"),
     ("calibrate ...", "ATM90E32 (CT clamp) calibration"),
     ("energy [reset]", "energy totals; `energy reset` sets them to 0 (asks first)"),
@@ -101,11 +102,13 @@ def parse_value(kind, text):
 
 
 class Console:
-    def __init__(self, app, inp=None, out=None):
-        self.app = app
+    def __init__(self, app, inp=None, out=None, cfg=None, log=None):
+        self.app = app           # None in set-up mode (no App yet): settings commands only
+        self.cfg = cfg or app.cfg
+        self.log = log or app.log
         self.inp = inp or getattr(sys.stdin, "buffer", sys.stdin)
         self.out = out or sys.stdout
-        self.echo = app.cfg.get("console", "echo")
+        self.echo = self.cfg.get("console", "echo")
         self.poller = select.poll()
         # polled as sys.stdin: some ports' sys.stdin.buffer cannot be polled (both read the
         # same serial line; bytes are read from .buffer so UTF-8 arrives byte by byte)
@@ -114,9 +117,10 @@ class Console:
         self.prompting = False
         self.confirm = None      # (question's action) waiting for "yes"
         self.saved = False       # settings saved since boot (a reboot applies them)
+        self.line = b""          # the command line being run (as typed)
         self._esc = 0            # inside an escape sequence (arrow keys): 1 after ESC, 2 after [
         self._cr = False
-        self._seen = app.log.count
+        self._seen = self.log.count
 
     # --- terminal ---------------------------------------------------------------------------
     def write(self, text):
@@ -137,7 +141,7 @@ class Console:
 
     def show_log(self):
         """Print the log lines added since last time, keeping the typed line below them."""
-        log = self.app.log
+        log = self.log
         new = log.count - self._seen
         if new <= 0:
             return
@@ -214,10 +218,11 @@ class Console:
 
     # --- the loop ---------------------------------------------------------------------------
     async def run(self):
-        log = self.app.log
+        log = self.log
         log.echo = False
         try:
-            self.say("\nconsole ready: type help (the app keeps running)")
+            self.say("\nconsole ready: type help (%s)" % (
+                "the app keeps running" if self.app else "set-up mode"))
             self.prompt()
             while True:
                 self.show_log()
@@ -239,6 +244,7 @@ class Console:
         except UnicodeError:
             self.say("cannot read that line (not UTF-8)")
             return
+        self.line = line
         if self.confirm is not None:
             action, self.confirm = self.confirm, None
             if args == ["yes"]:
@@ -253,6 +259,10 @@ class Console:
         if fn is None:
             self.say("unknown command %r: type help for the list" % name[:20])
             return
+        if self.app is None and name in _NEED_APP:
+            self.say("not while the device needs set-up: `wifi SSID PASSWORD`, `set chargehq.api_key "
+                     "KEY`, `set source {...}` (see `config`), then `reboot`")
+            return
         try:
             res = fn(args[1:])
             if res is not None:  # the async commands (watch)
@@ -260,7 +270,7 @@ class Console:
         except KeyboardInterrupt:
             raise
         except Exception as e:  # a bad command must never stop the console or the app
-            self.app.log.exc("console " + name, e)
+            self.log.exc("console " + name, e)
             self.say("error: %s: %s" % (type(e).__name__, e))
 
     # --- commands ---------------------------------------------------------------------------
@@ -339,7 +349,7 @@ class Console:
             except ValueError:
                 self.say("usage: log [N]")
                 return
-        entries = self.app.log.recent(n)
+        entries = self.log.recent(n)
         if not entries:
             self.say("(no events yet)")
         for t, level, msg in entries:
@@ -367,7 +377,9 @@ class Console:
                 return raw
         except (OSError, ValueError):
             pass
-        return json.loads(json.dumps(self.app.cfg.data))
+        if self.app is None:  # set-up: start afresh (the defaults name no meter: none is chosen)
+            return {}
+        return json.loads(json.dumps(self.cfg.data))
 
     def c_config(self, args):
         data = config.masked(self._raw())
@@ -389,25 +401,32 @@ class Console:
         before = config.validate(json.loads(json.dumps(raw)))
         for sec, key, v in changes:
             if key in _SECRET_NAMES and v:
-                self.app.log.secrets.append(v)  # never printed from now on
+                self.log.secrets.append(v)  # never printed from now on
+            if key is None:  # a whole section (`set source {...}`)
+                raw[sec] = v
+                continue
             part = raw.get(sec)
             if not isinstance(part, dict):
                 part = raw[sec] = {}
             part[key] = v
         after = config.validate(json.loads(json.dumps(raw)))
         new = [e for e in after.errors if e not in before.errors]
-        if new:
-            self.say("not saved: " + "; ".join(new))
+        own = [e for e in new if any(e.startswith("%s.%s:" % (c[0], c[1])) or
+                                     (c[1] is None and e.startswith(c[0])) for c in changes)]
+        if own or (new and self.app is not None):
+            self.say("not saved: " + "; ".join(own or new))
             return None
         if after.problem and not before.problem:
             self.say("not saved: the device would need set-up (%s)" % after.problem)
             return None
         config.save(raw)
+        if after.problem:  # set-up mode: saved step by step, say what is still missing
+            self.say("still to do: %s" % "; ".join(new + [after.problem]))
         live = True
         for sec, key, v in changes:
-            name = sec + "." + key
+            name = "%s.%s" % (sec, key)
             if any(name.startswith(p) for p in _LIVE):
-                self.app.cfg.data[sec][key] = v
+                self.cfg.data[sec][key] = v
                 if name == "console.echo":
                     self.echo = v
             else:
@@ -417,21 +436,26 @@ class Console:
         return live
 
     def c_set(self, args):
-        if len(args) < 2 or "." not in args[0]:
+        if len(args) < 2 or ("." not in args[0] and args[0] != "source"):
             self.say("usage: set SECTION.KEY VALUE   (see `config` for the names; \"\" for empty)")
             return
-        sec, key = args[0].split(".", 1)
-        text = " ".join(args[1:])
+        sec, key = (args[0].split(".", 1) + [None])[:2]
+        text = bytes(self.line[spans(self.line)[2][0]:]).decode()  # as typed (JSON keeps its quotes)
         if sec == "source":
             try:
-                v = json.loads(text)  # numbers, true/false, lists
+                v = json.loads(text)  # numbers, true/false, lists; the whole section: {...}
             except ValueError:
                 v = text
+            if key is None and not isinstance(v, dict):
+                self.say('not saved: source must be a JSON object, e.g. {"type": "simulated"}')
+                return
         else:
             f = config.field(sec, key)
             if f is None:
                 self.say("unknown setting %s (see `config`)" % args[0][:40])
                 return
+            if len(text) > 1 and text[0] == text[-1] == '"':
+                text = text[1:-1]  # "" is empty; quotes keep leading/trailing spaces
             try:
                 v = parse_value(f[0], text)
             except ValueError as e:
@@ -441,9 +465,9 @@ class Console:
         live = self._change([(sec, key, v)])
         if live is None:
             return  # refused (the reason was printed)
-        self.app.log.info("console: %s.%s set to %s" % (sec, key, shown))
-        self.say("saved %s.%s = %s; %s" % (sec, key, shown,
-                                          "applied now" if live else "reboot to apply"))
+        name = sec if key is None else sec + "." + key
+        self.log.info("console: %s set to %s" % (name, shown))
+        self.say("saved %s = %s; %s" % (name, shown, "applied now" if live else "reboot to apply"))
 
     def c_wifi(self, args):
         if not args or len(args) > 2:
@@ -452,7 +476,7 @@ class Console:
         ssid = args[0]
         pw = args[1] if len(args) > 1 else ""
         if self._change([("wifi", "ssid", ssid), ("wifi", "password", pw)]) is not None:
-            self.app.log.info("console: Wi-Fi network set to %s" % ssid)
+            self.log.info("console: Wi-Fi network set to %s" % ssid)
             self.say("saved: the device joins %s after `reboot`" % ssid)
 
     # --- service ------------------------------------------------------------------------
@@ -461,7 +485,7 @@ class Console:
             from app import calibrate
         except ImportError:
             calibrate = None
-        src = self.app.cfg.section("source").get("type")
+        src = self.cfg.section("source").get("type")
         if src != "atm90e32":
             self.say("calibration is for the ATM90E32 (CT clamp) source; this device reads %s" % src)
             return
@@ -469,7 +493,7 @@ class Console:
             self.say("calibration needs the CT source's calibration module, which is not in this "
                      "build yet")
             return
-        calibrate.console(self.app, args, self.say)
+        return calibrate.console(self.app, args, self.say)  # may be a coroutine: awaited
 
     def c_energy(self, args):
         e = self.app.energy
@@ -496,7 +520,7 @@ class Console:
         store = self.app.store
         if store:
             store.checkpoint(self.app, "energy reset")
-        self.app.log.warn("console: energy totals reset to 0")
+        self.log.warn("console: energy totals reset to 0")
         self.say("energy totals reset to 0")
 
     def c_portal(self, args):
@@ -507,25 +531,29 @@ class Console:
         if hasattr(hook, "set"):
             hook.set()
         else:
-            hook()
+            res = hook()
+            if res is not None and hasattr(res, "send"):  # a coroutine function
+                asyncio.create_task(res)
         self.say("set-up portal opening: join the device's Wi-Fi access point")
 
     def c_reboot(self, args):
         self.say("saving the totals and restarting...")
-        self.app.log.info("console: reboot")
-        self.app.shutdown("reboot")
+        self.log.info("console: reboot")
+        if self.app is not None:
+            self.app.shutdown("reboot")
         import machine
         machine.reset()
 
     def c_repl(self, args):
         self.say("leaving the console: the app stops (totals saved) and the MicroPython REPL (>>>)")
         self.say("takes the serial line. Ctrl-D (soft reset) or machine.reset() starts the app again.")
-        wdt = self.app.wdt
+        wdt = self.app.wdt if self.app is not None else None
         if wdt is not None and not _keep_fed(wdt):
             self.say("note: the watchdog (%d s) cannot be stopped and will reset the chip; for a "
                      "long session: set device.watchdog_s 0, reboot, then repl" % (
-                         self.app.cfg.get("device", "watchdog_s")))
-        self.app.stop_reason = "repl"
+                         self.cfg.get("device", "watchdog_s")))
+        if self.app is not None:
+            self.app.stop_reason = "repl"
         raise KeyboardInterrupt  # leaves asyncio.run(); app.main saves the totals and returns
 
 
@@ -546,3 +574,8 @@ def _kwh(wh):
 async def serve(app):
     """The console task (app.main adds it when console.enabled)."""
     await Console(app).run()
+
+
+async def serve_setup(cfg, log):
+    """The console while the device needs set-up: settings, log, reboot and repl only."""
+    await Console(None, cfg=cfg, log=log).run()

@@ -45,6 +45,9 @@ async def _needs_setup(log, cfg):
     from app import wifi, setup_mode
     # the set-up network at once, kept open until the portal has saved the settings (it restarts)
     sup = wifi.Supervisor.from_config(cfg, log, setup_mode.SetupAP(cfg, log), keep_ap=True)
+    if cfg.get("console", "enabled"):  # set-up over the serial line too: wifi, set, reboot
+        from app.console import serve_setup
+        asyncio.create_task(serve_setup(cfg, log))
     await sup.run()
 
 

@@ -132,6 +132,30 @@ check(app.open_portal.is_set(), "portal hook called")
 check("error: ValueError: status broke" in out, "failing command reported")
 check("W console: energy totals reset to 0" in out, "the console kept going after it")
 
+# --- set-up mode (no config, no App): the settings commands provision the device ---
+import os
+os.remove(config.PATH)
+cfg = config.load()
+check(cfg.needs_setup, "no file: set-up needed")
+with open("keys.bin", "wb") as f:
+    f.write(b'status\rwifi HomeNet pw-12345678\rset source [1]\rset source {"type": "nosuch"}\r'
+            b'set source {"type": "simulated", "battery": false}\r'
+            b'set chargehq.api_key SETUP-KEY-555-WXYZ\rconfig\r')
+out = Out()
+con = Console(None, inp=open("keys.bin", "rb"), out=out, cfg=cfg, log=Log(echo=False))
+asyncio.run(con.run())
+out = out.text()
+check("not while the device needs set-up" in out, "status needs the app")
+check("still to do: no meter (source) chosen" in out, "saved step by step")
+check("not saved: source must be a JSON object" in out, "source must be an object")
+check("not saved: source.type: unknown source 'nosuch'" in out, out)
+check("SETUP-KEY" not in out and "pw-1234" not in out, "secrets hidden in set-up mode")
+cfg = config.load()
+check(not cfg.needs_setup, "provisioned from the console: %s" % cfg.problem)
+eq(cfg.get("wifi", "ssid"), "HomeNet", "ssid")
+eq(cfg.section("source"), {"type": "simulated", "battery": False}, "source")
+eq(cfg.get("chargehq", "api_key"), "SETUP-KEY-555-WXYZ", "key")
+
 # --- log lines arriving while typing: printed above, the typed line redrawn ---
 app, con, out = console(b"")
 con.prompt()
