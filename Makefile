@@ -12,6 +12,7 @@ help:
 	@echo "make sim      run the firmware in the simulator (fake meter, local fake Charge HQ)"
 	@echo "make test     run the test suite (CPython + MicroPython unix port)"
 	@echo "make bench    measure speed and memory -> docs/benchmarks.md"
+	@echo "make faults   inject 1000s of faults, power cuts, junk packets -> docs/reliability.md"
 	@echo "make setup    create .venv with the pinned tools (done by the others)"
 	@echo "make build    compile firmware, lib and Microdot to .mpy in build/ (the board's layout)"
 	@echo "make deploy PORT=/dev/ttyUSB0 [BOARD=name]   copy changed files to a board, reset it"
@@ -55,6 +56,10 @@ vboard: $(STAMP)
 flash-micropython:
 	@test -n "$(PORT)" || { echo "usage: make flash-micropython PORT=/dev/ttyUSB0 [FIRMWARE=x.bin] [CHIP=esp32] [FLASH=yes]"; exit 2; }
 	$(PYTHON) tools/flash_micropython.py --port $(PORT) $(if $(FIRMWARE),--firmware $(FIRMWARE)) $(if $(CHIP),--chip $(CHIP)) $(if $(filter yes,$(FLASH)),--run)
+
+# the fault-injection suite -> docs/reliability.md (make test runs its short form)
+faults: $(STAMP)
+	$(BIN)/python tools/faults.py $(FAULTS_ARGS)
 
 clean:
 	rm -rf build .pytest_cache
