@@ -103,6 +103,41 @@ class WDT:
                 _espsim.die("wdt")
 
 
+class Timer:
+    # ESP32 hardware timer: the callback runs every `period` ms (PERIODIC) or once (ONE_SHOT),
+    # also while the REPL waits for input. Here a thread calls it.
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=0, **kw):
+        self.id = id
+        self._gen = 0
+        if kw:
+            self.init(**kw)
+
+    def init(self, mode=PERIODIC, period=-1, callback=None, freq=None):
+        if freq:
+            period = 1000 // freq
+        if period < 1:
+            raise ValueError("period")
+        self._gen += 1
+        import _thread
+        _thread.start_new_thread(self._run, (self._gen, mode, period, callback))
+
+    def _run(self, gen, mode, period, callback):
+        while True:
+            time.sleep_ms(period)
+            if gen != self._gen:
+                return
+            if callback:
+                callback(self)
+            if mode == Timer.ONE_SHOT:
+                return
+
+    def deinit(self):
+        self._gen += 1
+
+
 class Pin:
     IN = 1
     OUT = 3
