@@ -392,12 +392,18 @@ def fig_reboots(env, rows, quick):
         k = p["body"].get("apiKey")
         if any(k == "****" + d.a.api_key[-4:] for d in devices):
             by_key.setdefault(k, []).append(p)
-    gaps_all, periods, statuses = [], [], []
-    for d in devices:
+    gaps_all, periods, statuses, short = [], [], [], []
+    for i, d in enumerate(devices):
         ps = by_key.get("****" + d.a.api_key[-4:], [])
         ts = [p["t"] for p in ps]
         statuses += [p["status"] for p in ps]
         gaps_all += [b - a for a, b in zip(ts, ts[1:])]
+        for a, b in zip(ts, ts[1:]):
+            if b - a < 29.9:  # which boot was it? (the start just before the second push)
+                boot = max(((t, c) for t, c in boots.get(i, []) if t <= b), default=(0, "?"))
+                short.append("%.1f s after a %s start" % (b - a, boot[1]))
+                log("short gap on device %d: %.2f s; boot %s %.2f s before the push" % (
+                    i, b - a, boot[1], b - boot[0]))
     # period: consecutive pushes within one boot (both inside the same boot's run)
     ages = []
     for i, d in enumerate(devices):
@@ -418,7 +424,8 @@ def fig_reboots(env, rows, quick):
                  "moments, %d devices, %d pushes)" % (total_reboots, n_dev, n_push),
                  "never under 30 s", "min %.2f s" % min_gap if min_gap is not None else "no pushes",
                  min_gap is not None and min_gap >= 29.9,
-                 "%d answered 429" % statuses.count(429)))
+                 "%d answered 429%s" % (statuses.count(429),
+                                        "; short gaps: " + ", ".join(short[:5]) if short else "")))
     if periods:
         dev = max(abs(p - 60) for p in periods)
         rows.append(("Push period within a boot (%d periods)" % len(periods), "60 +- 0.5 s",
