@@ -8,7 +8,8 @@ meter, and (unless --endpoint is given) a local fake Charge HQ over HTTPS.
 
 --state-dir is the device's flash filesystem and RTC memory: reusing it is a reboot. Killing the
 simulator (SIGKILL) is a power cut. A reset the firmware performs (machine.reset(), watchdog)
-restarts the interpreter with RTC memory kept, as on the chip.
+restarts the interpreter with RTC memory kept, as on the chip. Killing only the device's
+interpreter (SIGKILL) is a power cut too: it powers on again, RTC memory lost.
 """
 import argparse
 import json
@@ -186,6 +187,15 @@ def microdot_path():
     return str(build_microdot.ensure())
 
 
+def _die_with_parent():
+    # SIGKILL of the simulator is a power cut of the device too (Linux PR_SET_PDEATHSIG)
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except Exception:
+        pass
+
+
 class Device:
     """One ESP32: restarts the interpreter when the firmware resets the chip."""
 
@@ -219,7 +229,7 @@ class Device:
         # the serial line: this terminal with --console, else nothing to read (the console quits)
         self.proc = subprocess.Popen(cmd, cwd=self.fs, env=self.env(cause),
                                      stdin=None if self.a.console else subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
 
     def run(self, first_cause):
         cause = first_cause
@@ -234,6 +244,10 @@ class Device:
                 cause = marker.read_text().strip()
                 marker.unlink()
                 print("[sim] chip reset (%s): restarting with RTC memory kept" % cause, flush=True)
+                continue
+            if rc == -signal.SIGKILL:  # only the device was killed: a power cut, then power on
+                cause = "power"
+                print("[sim] power cut: powering on again (RTC memory lost)", flush=True)
                 continue
             print("[sim] firmware exited (code %s)" % rc, flush=True)
             return 0 if rc == 0 else 1
