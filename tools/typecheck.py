@@ -13,7 +13,9 @@ Settings: mypy.ini.
 Two kinds of findings are left out, and listed as such: an import inside `try:` with an
 `except ImportError:` (the code handles its absence on the board), and the body of such a handler
 when the imports it stands in for all exist on the ESP32 (a CPython fallback: it never runs on the
-board). The stubs type WLAN.config(**kwargs) loosely, so its keywords are checked here against the
+board). Also left out: `"X" has no attribute "a"` for a project class X when `.a` is assigned
+somewhere in that file (records filled from outside their methods: mypy cannot follow, a typo that
+is never assigned still counts). The stubs type WLAN.config(**kwargs) loosely, so its keywords are checked here against the
 ones the ESP32 port accepts.
 """
 import ast
@@ -183,13 +185,39 @@ def check(paths=("firmware", "lib")):
             else:
                 errors.append(e)
     errors += check_wlan_config(paths)
+    kept = []
     for e in errors:
-        m = re.match(r'"(\w+)" has no attribute', e["msg"])
-        if m and e["path"].endswith(".py") and re.search(r"^class %s\b" % m.group(1),
-                                                          _read(e["path"]), re.M):
-            e["notes"].append("%s gets this attribute outside its methods: declare it in the class body "
-                              "(`name: int`; MicroPython ignores annotations)" % m.group(1))
-    return errors, left_out, raw
+        why = _outside_attribute(e)
+        if why:
+            left_out.append(dict(e, why=why))
+        else:
+            kept.append(e)
+    return kept, left_out, raw
+
+
+_NO_ATTR = re.compile(r'"(\w+)" has no attribute "(\w+)"')
+
+
+def _outside_attribute(e):
+    """A project class whose attribute is set from outside its methods (`web.cfg = cfg`): mypy
+    cannot follow that, the board can. Left out when that attribute is assigned somewhere in the file;
+    a name never assigned anywhere (a typo) still counts."""
+    m = _NO_ATTR.match(e["msg"])
+    if not m or not e["path"].endswith(".py"):
+        return None
+    cls, attr = m.groups()
+    text = _read(e["path"])
+    if not re.search(r"^\s*class %s\b" % cls, text, re.M):
+        return None
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == attr and isinstance(node.ctx, ast.Store):
+            return "attribute of %s set outside its methods (mypy cannot follow; the name is assigned in this file)" % cls
+    return None
+
 
 
 def _read(path):
@@ -207,7 +235,8 @@ def report(errors, left_out):
         lines.append("%s:%d: error: %s" % (e["path"], e["line"], e["msg"]))
         lines += ["    " + n for n in e["notes"]]
     files = sorted(set(e["path"] for e in errors))
-    lines.append("typecheck: %d error(s)%s; %d CPython-fallback/optional-import finding(s) left out"
+    lines.append("typecheck: %d error(s)%s; %d finding(s) left out (CPython fallbacks, optional imports, "
+                 "attributes set from outside a class)"
                  % (len(errors), (" in " + ", ".join(files)) if files else "", len(left_out)))
     return "\n".join(lines)
 
