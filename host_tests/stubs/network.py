@@ -1,12 +1,15 @@
 # ESP32-like `network` for the unix port (host only). The station "joins" the loopback
 # network at once unless ESPSIM_WIFI (or the state file .wifi) says otherwise:
 #   ok | wrong_password | no_ap | down   (the file wins, so a test can change it while running:
-#   "down" after "ok" is an outage, "ok" again is the router back)
+#   "down" after "ok" is an outage, "ok" again is the router back; a join attempt while "down"
+#   reports "network not found" after a scan of _SCAN_MS, like the chip with its router off)
 # The access point lives on 127.0.0.1 too; the state file .ap_stations holds how many phones
 # are joined to it (0 when missing), for status("stations").
 import os
+import time
 import _espsim
 
+_SCAN_MS = 1500
 STA_IF = 0
 AP_IF = 1
 STAT_IDLE = 1000
@@ -61,6 +64,7 @@ class WLAN:
         self._active = False
         self._status = STAT_IDLE
         self._ssid = None
+        self._t_connect = 0
         self._cfg = {"ssid": "ESP_123456" if interface == AP_IF else "", "key": "",
                      "security": AUTH_WPA2_PSK, "channel": 1, "hidden": False,
                      "max_clients": 4, "txpower": 20, "reconnects": -1,
@@ -79,6 +83,7 @@ class WLAN:
         self._ssid = ssid
         self._key = key
         self._status = STAT_CONNECTING
+        self._t_connect = time.ticks_ms()
 
     def disconnect(self):
         self._status = STAT_IDLE
@@ -95,9 +100,13 @@ class WLAN:
             self._status = STAT_NO_AP_FOUND
         else:
             # a link that was up is "signal lost" (kept while it stays down, like the chip's
-            # disconnect reason); an attempt that never got through is still connecting
-            lost = self._status in (STAT_GOT_IP, STAT_BEACON_TIMEOUT)
-            self._status = STAT_BEACON_TIMEOUT if lost else STAT_CONNECTING
+            # disconnect reason); a new attempt finds no network once its scan is over
+            if self._status in (STAT_GOT_IP, STAT_BEACON_TIMEOUT):
+                self._status = STAT_BEACON_TIMEOUT
+            elif time.ticks_diff(time.ticks_ms(), self._t_connect) >= _SCAN_MS:
+                self._status = STAT_NO_AP_FOUND
+            else:
+                self._status = STAT_CONNECTING
 
     def status(self, param=None):
         if param == "rssi":
