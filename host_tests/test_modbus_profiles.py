@@ -99,6 +99,14 @@ def test_profiles_in_memory_notes_and_simulator_maps(tmp_path):
         if name == "sunspec":  # battery power needs the sign option; no 802 SoC x WHRtg here
             want.pop("battery_w", None)
         runs.append({"label": "sim-" + name, "cfg": _cfg(name, sid), "expect": want})
+    # an optional inverter that goes to sleep and wakes up again, next to a grid meter
+    slaves[70] = cases()["solis_hybrid"][1].maps()
+    slaves[71] = cases()["sdm630"][1].maps()
+    runs.append({"label": "sleep-cycle", "cfg": {"type": "modbus", "devices": [
+        {"profile": "solis_hybrid", "slave": 70, "optional": True}, {"profile": "sdm630", "slave": 71}]},
+        "expect": {"grid_w": -1523, "solar_w": 4100, "battery_w": -1500, "hw_import_wh": 12345678},
+        "cycle": {"slave": 70, "expect_down": {"grid_w": -1523, "solar_w": None, "battery_w": None,
+                                                "hw_import_wh": 12345678}}})
     # configuration mistakes are named
     runs += [
         {"label": "bad-profile", "cfg": _cfg("sdm999", 1), "config_error": "profiles/sdm999.json not found"},
@@ -109,6 +117,7 @@ def test_profiles_in_memory_notes_and_simulator_maps(tmp_path):
          "config_error": "used by another device"},
         {"label": "no-devices", "cfg": {"type": "modbus", "devices": []}, "config_error": "source.devices"},
         {"label": "bad-baud", "cfg": dict(_cfg("sdm630", 1), baud=9601), "config_error": "source.baud"},
+        {"label": "bad-optional", "cfg": _cfg("sdm630", 1, optional="yes"), "config_error": "optional: must be true or false"},
         {"label": "dead-slave", "cfg": _cfg("sdm630", 77), "error": "sdm630 (id 77): read FC04"},
     ]
     # allocation of the source itself per poll (decode + combine), without the line's master
@@ -148,6 +157,16 @@ def test_profiles_over_rtu_against_pymodbus_peer(tmp_path):
     slaves[55] = cases()["sdm72"][1].maps()
     runs.append({"label": "sdm72-busy-once", "cfg": _cfg("sdm72", 55),
                  "expect": {"grid_w": -1523, "hw_import_wh": 12345678}})
+    # an inverter that sleeps at night (RS485 off), marked optional: the grid meter still reads,
+    # the inverter's fields are left out; with no device answering it is an error
+    runs.append({"label": "inverter-asleep", "cfg": {"type": "modbus", "devices": [
+        {"profile": "sungrow_sh", "slave": 60, "optional": True, "timeout_ms": 200},
+        {"profile": "sdm630", "slave": 51}]},
+        "expect": {"grid_w": -1900, "solar_w": None, "load_w": None, "soc_pm": None,
+                   "hw_import_wh": 4321500}})
+    runs.append({"label": "all-asleep", "cfg": {"type": "modbus", "devices": [
+        {"profile": "sungrow_sh", "slave": 61, "optional": True, "timeout_ms": 200}]},
+        "error": "modbus: no device answered"})
     # the source opening the port itself (as on the device, here a pty)
     runs.append({"label": "own-uart", "own_uart": True, "cfg": dict(_cfg("sdm630", 51)),
                  "expect": {"grid_w": -1900, "hw_export_wh": 1234250}})

@@ -98,6 +98,20 @@ async def one(bus, run):
         v = getattr(site, name)
         check(v is None or isinstance(v, int), "%s %s is %r" % (label, name, v))
     print("%s: %s" % (label, " ".join("%s=%s" % (n, getattr(site, n)) for n in Site.__slots__[:10])))
+    cyc = run.get("cycle")
+    if cyc:  # an optional device stops answering, then answers again (mem mode)
+        src.retry_ms = 0
+        saved = bus.slaves.pop(cyc["slave"])
+        site.clear()
+        await src.poll(site)
+        for k, want in cyc["expect_down"].items():
+            eq(getattr(site, k), want, "%s (device down) %s" % (label, k))
+        bus.slaves[cyc["slave"]] = saved
+        site.clear()
+        await src.poll(site)
+        for k, want in run["expect"].items():
+            eq(getattr(site, k), want, "%s (device back) %s" % (label, k))
+        check(any("answers again" in m for m in log.lines), label + ": logged " + repr(log.lines))
     if label in spec.get("alloc", ()):
         n = 5
         total = 0

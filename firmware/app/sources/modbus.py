@@ -9,7 +9,8 @@
 # first device's profile. "port" (unix port only) names a serial device such as /dev/ttyUSB0.
 # Per device: "role" grid | site | solar (default: grid for meters, site for inverters),
 # "timeout_ms", "battery_wh" (capacity when the device has no register for it), "options"
-# (profile options, e.g. {"hv": true}).
+# (profile options, e.g. {"hv": true}), "optional": true for a device that may stop answering
+# (an inverter that switches RS485 off at night): its fields are then left out, not an error.
 import time
 from micropython import const
 from app.sources import SourceError
@@ -74,6 +75,8 @@ def check_config(src, err):
             v = d.get(key)
             if v is not None and (not _is_int(v) or not lo <= v <= hi):
                 err("%s.%s" % (k, key), "must be a whole number %d..%d" % (lo, hi))
+        if "optional" in d and not isinstance(d["optional"], bool):
+            err(k + ".optional", "must be true or false")
         if "options" in d and not isinstance(d["options"], dict):
             err(k + ".options", "must be an object")
 
@@ -93,6 +96,11 @@ class Device:
         except mp.ProfileError as e:
             raise SourceError(str(e))
         self.name = name
+        self.dcfg = dcfg
+        self.folder = folder
+        self.optional = dcfg.get("optional", False)  # may stop answering (inverter asleep at night)
+        self.up = False       # started and answering
+        self.retry_at = 0     # ticks_ms of the next start attempt while down
         self.slave = dcfg.get("slave", self.prof.serial.get("slave", 1))
         self.role = dcfg.get("role", "grid" if self.prof.kind == "meter" else "site")
         self.timeout_ms = dcfg.get("timeout_ms", self.prof.serial.get("timeout_ms"))
@@ -100,6 +108,11 @@ class Device:
         self.vals = [None] * len(self.prof.values)
         self.out = [None] * len(FIELDS)
         self.label = "%s (id %d)" % (name, self.slave)
+
+    def reset(self):
+        """A fresh copy of the profile (start adjusts it: SunSpec addresses, ratios, optional parts)."""
+        self.prof = mp.Profile(self.name, mp.load(self.name, self.folder), _opts(self.dcfg))
+        self.vals = [None] * len(self.prof.values)
 
     async def _read(self, bus, fc, addr, count):
         try:
@@ -212,6 +225,7 @@ class Device:
 
 class ModbusSource:
     name = "modbus"
+    retry_ms = 60000  # an optional device that stopped answering is tried again after this
 
     def __init__(self, cfg, board, log, bus=None, folder=PROFILE_DIR):
         self.cfg = cfg
@@ -259,9 +273,40 @@ class ModbusSource:
     async def start(self):
         if self.bus is None:
             self._open()
-        for d in self.devices:
-            await d.start(self.bus, self.log)
+        try:
+            for d in self.devices:
+                try:
+                    await d.start(self.bus, self.log)
+                    d.up = True
+                except SourceError as e:
+                    if not d.optional:
+                        raise
+                    self._down(d, str(e))
+            if not any(d.up for d in self.devices):
+                raise SourceError("modbus: no device answered")
+        except Exception:
+            self.close()  # the app makes a new source to retry: free the port
+            raise
         self.last_ms = time.ticks_ms()
+
+    def _down(self, d, why):
+        # an optional device that does not answer: its fields are left out until it does
+        if d.up or d.retry_at == 0:
+            self.log.warn("%s (optional): %s; left out, retrying every %d s" % (
+                d.label, why, self.retry_ms // 1000))
+        d.up = False
+        d.retry_at = time.ticks_add(time.ticks_ms(), self.retry_ms)
+
+    async def _restart(self, d):
+        try:
+            d.reset()
+            await d.start(self.bus, self.log)
+        except SourceError:
+            d.retry_at = time.ticks_add(time.ticks_ms(), self.retry_ms)
+            return False
+        d.up = True
+        self.log.info("%s answers again" % d.label)
+        return True
 
     def close(self):
         if self.uart is not None:
@@ -275,22 +320,35 @@ class ModbusSource:
         # reads inline (no helper coroutines: each new coroutine allocates its frame); the rest
         # in plain methods, which keeps this coroutine's frame small
         for d in self.devices:
+            if not d.up:
+                if time.ticks_diff(time.ticks_ms(), d.retry_at) < 0 or not await self._restart(d):
+                    continue
             for b in d.prof.blocks:
                 try:
                     mv = await self.bus.read(d.slave, b.fc, b.start, b.count, d.timeout_ms)
                 except Exception as e:  # the master's ModbusError family, OSError from the port
-                    raise SourceError("%s: read FC%02d %d+%d failed: %s" % (
-                        d.label, b.fc, b.start, b.count, e))
+                    why = "%s: read FC%02d %d+%d failed: %s" % (d.label, b.fc, b.start, b.count, e)
+                    if d.optional and getattr(e, "code", None) is None:  # silent: asleep
+                        self._down(d, why)
+                        break
+                    raise SourceError(why)
                 d.decode(b, mv)
         self._combine(site)
 
     def _combine(self, site):
+        up = 0
         for d in self.devices:  # grid meters come first: they own the grid fields
+            if not d.up:
+                continue
+            up += 1
             out = d.combine()
             for i in range(len(FIELDS)):
                 v = out[i]
                 if v is not None and getattr(site, FIELDS[i]) is None:
                     setattr(site, FIELDS[i], v)
+        if not up:
+            raise SourceError("modbus: no device answers (%s)" % ", ".join(
+                d.label for d in self.devices))
         if (site.hw_import_wh is None) != (site.hw_export_wh is None):
             # one lifetime counter alone: count both from power, so the pair stays consistent
             if not self.lone_noted:
