@@ -5,7 +5,9 @@ nothing, a power cut loses at most what was counted in the last checkpoint inter
 poll), and the reboots never let two pushes through less than 30 s apart.
 Also the whole firmware in the simulator: a reset right after a push, and the next push waits."""
 import json
+import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -98,7 +100,7 @@ def test_random_power_cuts_and_resets(tmp_path):
         if cause == "power":
             history = [(0, restored)]
             offset = 0
-            if runs > 1:  # no clock survives a power cut: the floor counts from this boot
+            if source != "None":  # it ran before; no clock survives a power cut: wait from boot
                 assert all(up >= 30000 for up in pushes), ("push too soon after power-on", pushes)
             push_times = []
         for total, up, _writes in polls:
@@ -145,7 +147,7 @@ def _sim_until_push(args, limit_s=90):
     for line in proc.stdout:
         lines.append(line)
         if "pushed (" in line or "push failed" in line:
-            proc.send_signal(subprocess.signal.SIGINT)
+            proc.send_signal(signal.SIGINT)
             break
     rest, _ = proc.communicate(timeout=30)
     guard.cancel()
@@ -174,3 +176,60 @@ def test_sim_reset_right_after_a_push_waits_out_the_floor(tmp_path):
     kwh1 = first[-1]["body"]["siteMeters"]["imported_kwh"] + first[-1]["body"]["siteMeters"]["exported_kwh"]
     kwh2 = second[0]["body"]["siteMeters"]["imported_kwh"] + second[0]["body"]["siteMeters"]["exported_kwh"]
     assert kwh2 >= kwh1, ("totals went back across the reset", kwh1, kwh2)
+
+
+def _children(pid):
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open("/proc/%s/stat" % entry).read()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                kids.append(int(entry))
+    return kids
+
+
+def _alive(pid):
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_sim_power_cuts(tmp_path):
+    """Killing the device's interpreter is a power cut: the simulator powers it on again, RTC memory
+    lost, totals from flash, the first push held for 30 s. Killing the simulator kills the device."""
+    proc = subprocess.Popen(SIM + ["--fresh", "--state-dir", str(tmp_path / "dev"), "--chq-dir",
+                                   str(tmp_path / "chq"), "--source", "simulated"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    guard = threading.Timer(60, proc.kill)
+    guard.start()
+    lines = []
+    device = None
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if device is None and "pushed (" in line:
+                device = _children(proc.pid)
+                assert len(device) == 1, device
+                os.kill(device[0], signal.SIGKILL)   # the power goes
+            if device and "first push in" in line:
+                break
+        out = "".join(lines)
+        after = out.split("[sim] power cut", 1)[1]
+        assert "boot: power-on" in after and "energy: restored from flash slot" in after, out
+        assert "first push in 30 s" in after, out
+        device2 = _children(proc.pid)
+        assert len(device2) == 1 and device2 != device, (device, device2)
+    finally:
+        proc.kill()            # SIGKILL the simulator itself
+        proc.wait(10)
+        guard.cancel()
+    for _ in range(100):       # the device dies with it (a power cut, not an orphan)
+        if not _alive(device2[0]):
+            break
+        time.sleep(0.1)
+    assert not _alive(device2[0]), "the device outlived the simulator"
