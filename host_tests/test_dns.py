@@ -205,3 +205,22 @@ def test_garbage_counts(tmp_path):
     replied, ignored, answered = map(int, m.groups())
     assert replied + ignored == n, (replied, ignored, n)
     assert answered >= 10
+
+
+def test_same_code_under_cpython():
+    """One source for both interpreters: handle() gives CPython's dnspython the same answers."""
+    import sys
+    from mp import ROOT
+    sys.path[:0] = [str(ROOT / "host_tests" / "cpython"), str(ROOT / "lib")]
+    import dns_catchall
+    d = dns_catchall.DnsCatchAll(AP_IP, 53)
+    for name in NAMES:
+        for t, edns in (("A", -1), ("A", 0), ("AAAA", 0)):
+            q = dns.message.make_query(name, t, use_edns=edns)
+            r = dns.message.from_wire(bytes(d.handle(q.to_wire())))
+            assert r.id == q.id and r.rcode() == dns.rcode.NOERROR and r.edns == edns
+            assert a_records(r) == ([AP_IP] if t == "A" else [])
+    rng = random.Random(8)
+    for _ in range(2000):
+        d.handle(bytes(rng.randrange(256) for _ in range(rng.randint(0, 60))))  # never raises
+    assert d.handle(b"\x00" * 5) is None

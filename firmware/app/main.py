@@ -22,7 +22,7 @@ async def _main(app, log):
     from app import wifi, setup_mode
     # The set-up network opens when the home network stays away; its web side is the set-up
     # portal unless a web server (the status page) already listens on every interface.
-    setup = setup_mode.SetupAP(cfg, log, http=lambda: not getattr(app, "web_running", False))
+    setup = setup_mode.SetupAP(cfg, log, http=lambda: not getattr(app, "web_running", False), app=app)
     sup = wifi.Supervisor.from_config(cfg, log, setup)
     await sup.step()  # the first join (bounded), before sampling and pushing start
     app.wifi = sup.sta

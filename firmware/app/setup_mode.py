@@ -58,10 +58,23 @@ def ap_password(configured, log=None):
     return key
 
 
-async def _serve_portal(cfg, log, host, port):
+def _restart_after_setup(app):
+    # Settings saved on the set-up network while the app runs (fallback): checkpoint the energy
+    # totals before the restart that applies them.
+    def on_saved(cfg, joined):
+        try:
+            app.shutdown("settings")
+        finally:
+            import machine
+            machine.reset()
+    return on_saved
+
+
+async def _serve_portal(cfg, log, host, port, app=None):
     # The web side (app.portal, Microdot) is imported only now: it costs ~30 KB of RAM.
     from app import portal
-    web = portal.make(cfg, log, None, port, network.WLAN(network.STA_IF))
+    web = portal.make(cfg, log, None, port, network.WLAN(network.STA_IF),
+                      _restart_after_setup(app) if app is not None else None)
     log.info("set-up portal on http://%s:%d/" % (host, port))
     try:
         await web.start_server(host=host, port=port)
@@ -76,7 +89,7 @@ async def _serve_portal(cfg, log, host, port):
 class SetupAP:
     """open()/close() the set-up network; idle_ms() says how long nobody has used it."""
 
-    def __init__(self, cfg, log, http=True, dns=True, http_serve=None):
+    def __init__(self, cfg, log, http=True, dns=True, http_serve=None, app=None):
         p = cfg.section("portal")
         self.cfg = cfg
         self.log = log
@@ -87,6 +100,7 @@ class SetupAP:
         self.http = http  # False (or a function saying so) when a web server already listens everywhere
         self.dns_enabled = dns
         self.http_serve = http_serve or _serve_portal
+        self.app = app            # the running app (fallback while running), None in set-up mode
         self.ap = network.WLAN(network.AP_IF)
         self.ip = None
         self.active = False
@@ -167,8 +181,13 @@ class SetupAP:
                 self.dns = None
         if self.http() if callable(self.http) else self.http:
             self._tasks.append(asyncio.create_task(self._run(
-                "web portal", self.http_serve(self.cfg, self.log, self.ip, self.http_port))))
+                "web portal", self._http())))
         return True
+
+    def _http(self):
+        if self.app is not None:
+            return self.http_serve(self.cfg, self.log, self.ip, self.http_port, self.app)
+        return self.http_serve(self.cfg, self.log, self.ip, self.http_port)
 
     async def _run(self, what, coro):
         try:
