@@ -94,6 +94,7 @@ def test_console_commands_through_a_pty(tmp_path):
     # the simulated site runs 60x fast so the energy totals move within seconds
     (state / "config.json").write_text(json.dumps({
         "wifi": {"ssid": "HomeNet", "password": "simulated"}, "chargehq": {"api_key": KEY},
+        "device": {"watchdog_s": 3},  # short, to show the REPL outlives it
         "source": {"type": "simulated", "speed": 60, "start_hour": 10, "battery": False}}))
     term = Terminal([sys.executable, str(ROOT / "tools" / "sim.py"), "--console", "--state-dir",
                      str(state), "--chq-dir", str(chq), "--interval", "3600", "--quiet-server"])
@@ -221,7 +222,10 @@ def _session(term, state, chq):
     # repl: the app stops and the plain MicroPython REPL takes the line
     term.type("repl")
     term.expect("leaving the console")
+    term.expect("the watchdog is fed by a timer while the REPL runs")
     term.expect("stopped (repl)")
     term.expect(">>> ")
+    time.sleep(4.5)  # longer than the 3 s watchdog: a timer keeps feeding it
     term.type("print(6 * 7)")
     term.expect("\n42")
+    assert "watchdog timeout" not in term.text and "chip reset (wdt)" not in term.text

@@ -548,7 +548,9 @@ class Console:
         self.say("leaving the console: the app stops (totals saved) and the MicroPython REPL (>>>)")
         self.say("takes the serial line. Ctrl-D (soft reset) or machine.reset() starts the app again.")
         wdt = self.app.wdt if self.app is not None else None
-        if wdt is not None and not _keep_fed(wdt):
+        if wdt is not None and _keep_fed(wdt):
+            self.say("the watchdog is fed by a timer while the REPL runs")
+        elif wdt is not None:
             self.say("note: the watchdog (%d s) cannot be stopped and will reset the chip; for a "
                      "long session: set device.watchdog_s 0, reboot, then repl" % (
                          self.cfg.get("device", "watchdog_s")))
