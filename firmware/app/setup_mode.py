@@ -2,6 +2,7 @@
 # per-device suffix), the DNS catch-all that sends every name to it, and the web portal.
 # app.wifi.Supervisor decides when; app.main opens it at once when the device needs set-up.
 import asyncio
+import errno
 import os
 import time
 import network
@@ -11,6 +12,7 @@ _KEY_FILE = "ap_key.txt"     # the per-device set-up password when none is confi
 _KEY_CHARS = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a serial console
 _KEY_LEN = const(10)
 _AP_IP_FALLBACK = "192.168.4.1"
+_IN_USE = (getattr(errno, "EADDRINUSE", 98), 98, 112)  # Linux, lwIP/newlib numbering
 
 
 def device_suffix():
@@ -194,6 +196,12 @@ class SetupAP:
             await coro
         except asyncio.CancelledError:
             raise
+        except OSError as e:
+            if e.errno in _IN_USE:  # the app's own web server already listens on every interface
+                self.log.info("set-up %s: port in use, the running web server serves the set-up "
+                              "network" % what)
+            else:
+                self.log.error("set-up %s stopped: OSError: %s" % (what, e))
         except Exception as e:  # the AP stays up: the user can still read the console
             self.log.error("set-up %s stopped: %s: %s" % (what, type(e).__name__, e))
 

@@ -276,12 +276,29 @@ async def t_http_task_and_errors():
     mptest.eq(seen[-1], ("stop",), "portal cancelled with the set-up network")
 
     async def crashing_http(cfg, lg, host, port):
-        raise OSError(98)
+        raise OSError(5)
     s = setup_mode.SetupAP(cfg_with(), log, dns=False, http_serve=crashing_http)
     await s.open()
     await asyncio.sleep_ms(20)
     mptest.check(s.active and has(log, "set-up web portal stopped: OSError"), "web crash logged, AP stays")
     await s.close()
+
+    # the app's web server already has the port (bound on every interface): it serves the AP too
+    taken = socket.socket()
+    taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    taken.bind(socket.getaddrinfo("0.0.0.0", DNS_PORT + 1)[0][-1])
+    taken.listen(1)
+
+    async def real_http(cfg, lg, host, port):
+        srv = await asyncio.start_server(lambda r, w: None, host, port)
+        await srv.wait_closed()
+    s = setup_mode.SetupAP(cfg_with(http_port=DNS_PORT + 1), log, dns=False, http_serve=real_http)
+    await s.open()
+    await asyncio.sleep_ms(50)
+    mptest.check(has(log, "port in use, the running web server serves the set-up network"),
+                 "port taken: said plainly, not an error: %r" % log.lines[-3:])
+    await s.close()
+    taken.close()
 
     # a password the radio refuses: no open network is left behind
     s = setup_mode.SetupAP(cfg_with(), log, http=False, dns=False)
