@@ -8,37 +8,16 @@
 # Secrets are never echoed: the value of `set ...api_key|password VALUE` and the password of
 # `wifi SSID PASSWORD` show as `*`.
 import asyncio
-import json
 import select
 import sys
 from micropython import const
-from app import clock, config, payload
+from app import clock
 
 _POLL_MS = const(50)       # how often stdin is looked at (nothing waits on it)
-_WATCH_MS = const(1000)
 _MAX_LINE = const(160)
 _PROMPT = "> "
-_CLOCK_SET_AFTER = const(820454400)  # 2026-01-01 (2000 epoch): an earlier time was never set
-_SECRET_NAMES = ("api_key", "password", "admin_password")
-# settings the running app reads each time it needs them: applied without a reboot
-_LIVE = ("validation.", "device.report_s", "console.echo")
+SECRET_NAMES = ("api_key", "password", "admin_password")
 _NEED_APP = ("status", "watch", "push", "energy", "calibrate", "portal")
-
-_HELP = (
-    ("status", "readings, check, last push, Wi-Fi, heap, uptime, energy"),
-    ("watch", "live readings once a second (Enter stops)"),
-    ("log [N]", "the last N events (default 50)"),
-    ("push", "push now (never within 30 s of the last push)"),
-    ("config", "the settings (secrets masked)"),
-    ("set SECTION.KEY VALUE", "change a setting (checked, then saved); set source {JSON}"),
-    ("wifi SSID [PASSWORD]", "the Wi-Fi network to join (after a reboot)"),
-    ("calibrate ...", "ATM90E32 (CT clamp) calibration"),
-    ("energy [reset]", "energy totals; `energy reset` sets them to 0 (asks first)"),
-    ("portal", "open the set-up access point now"),
-    ("reboot", "save the totals and restart"),
-    ("repl", "stop the app and leave to the MicroPython REPL"),
-    ("help", "this list"),
-)
 
 
 def spans(line):
@@ -79,26 +58,9 @@ def secret_from(line):
         return sp[2][0]
     if cmd == b"set":
         name = bytes(line[sp[1][0]:sp[1][1]]).replace(b'"', b"").decode()
-        if name.split(".")[-1] in _SECRET_NAMES:
+        if name.split(".")[-1] in SECRET_NAMES:
             return sp[2][0]
     return -1
-
-
-def parse_value(kind, text):
-    """Typed text -> a value of the setting's kind; ValueError with the reason."""
-    if kind == "i":
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError("must be a whole number (got %s)" % text)
-    if kind == "b":
-        t = text.lower()
-        if t in ("true", "yes", "on", "1"):
-            return True
-        if t in ("false", "no", "off", "0"):
-            return False
-        raise ValueError("must be true or false (got %s)" % text)
-    return text
 
 
 class Console:
@@ -118,6 +80,7 @@ class Console:
         self.confirm = None      # (question's action) waiting for "yes"
         self.saved = False       # settings saved since boot (a reboot applies them)
         self.line = b""          # the command line being run (as typed)
+        self._cmds = None        # app.console_cmds once a command was typed
         self._esc = 0            # inside an escape sequence (arrow keys): 1 after ESC, 2 after [
         self._cr = False
         self._seen = self.log.count
@@ -255,7 +218,10 @@ class Console:
         if not args:
             return
         name = args[0].lower()
-        fn = getattr(self, "c_" + name, None)
+        if self._cmds is None:  # loaded at the first command: an idle console costs little heap
+            from app import console_cmds
+            self._cmds = console_cmds
+        fn = getattr(self._cmds, "c_" + name, None)
         if fn is None:
             self.say("unknown command %r: type help for the list" % name[:20])
             return
@@ -264,7 +230,7 @@ class Console:
                      "KEY`, `set source {...}` (see `config`), then `reboot`")
             return
         try:
-            res = fn(args[1:])
+            res = fn(self, args[1:])
             if res is not None:  # the async commands (watch)
                 await res
         except KeyboardInterrupt:
@@ -272,305 +238,6 @@ class Console:
         except Exception as e:  # a bad command must never stop the console or the app
             self.log.exc("console " + name, e)
             self.say("error: %s: %s" % (type(e).__name__, e))
-
-    # --- commands ---------------------------------------------------------------------------
-    def c_help(self, args):
-        self.say("commands:")
-        for usage, what in _HELP:
-            self.say("  %-22s %s" % (usage, what))
-
-    def c_status(self, args):
-        app = self.app
-        st = app.status()
-        g = st.get
-        if g("meter_ok"):
-            meter = "ok"
-        elif app.last_ok_up is None and g("meter_error") == "not read yet":
-            meter = "waiting for the first reading"
-        else:
-            meter = "FAULT: %s" % g("meter_error")
-        meter = "%s: %s" % (g("source"), meter)
-        if g("reading_age_s") is not None:
-            meter += ", last reading %d s ago" % g("reading_age_s")
-        self.say("meter      " + meter)
-        if g("reading_age_s") is not None:
-            self.say("readings   " + app.reading_text() + ("" if g("meter_ok") else " (last good)"))
-        self.say("check      " + (g("validation") or "not yet (checked before each push)"))
-        if g("last_push") is None and not (g("pushes_ok") or g("pushes_failed")):
-            self.say("last push  none yet")
-        else:
-            p = app.pusher
-            when = []
-            if p.last_attempt_up is not None:
-                when.append("%d s ago" % ((clock.uptime_ms() - p.last_attempt_up) // 1000))
-            if p.last_attempt_s is not None and p.last_attempt_s > _CLOCK_SET_AFTER:
-                when.append(clock.fmt_time(p.last_attempt_s))
-            self.say("last push  %s: %s" % (", ".join(when) or "?", g("last_push_result")))
-        self.say("pushes     %d ok, %d failed; next in %d s" % (
-            g("pushes_ok") or 0, g("pushes_failed") or 0, g("next_push_s") or 0))
-        w = g("wifi")
-        if w is None:
-            self.say("wifi       (no station)")
-        elif w.get("connected"):
-            self.say("wifi       %s, IP %s, RSSI %s dBm" % (w.get("ssid"), w.get("ip"), w.get("rssi")))
-        else:
-            self.say("wifi       not connected (network %s)" % w.get("ssid"))
-        e = app.energy  # integers (the status dict's floats are 32-bit on the chip)
-        self.say("energy     today import %s export %s kWh; lifetime import %s export %s kWh" % (
-            _kwh(e.today_wh(0)), _kwh(e.today_wh(1)), _kwh(e.wh[0]), _kwh(e.wh[1])))
-        self.say("device     up %s, free heap %d bytes, reset cause %s, clock %s" % (
-            clock.fmt_uptime(g("uptime_s", 0) * 1000), g("free_heap") or 0, g("reset_cause"),
-            "synced" if g("clock_synced") else "not set"))
-        if self.saved:
-            self.say("note       settings were changed: reboot to apply them")
-
-    def _reading(self):
-        app = self.app
-        if app.source_error is not None:
-            return "meter: " + app.source_error
-        return app.reading_text()
-
-    async def c_watch(self, args):
-        self.say("live readings (Enter stops):")
-        while True:
-            self.say("[%s] %s" % (clock.fmt_uptime(), self._reading()))
-            for _ in range(_WATCH_MS // _POLL_MS):
-                await asyncio.sleep_ms(_POLL_MS)
-                self.show_log()
-                lines = self.read_lines()
-                if lines is None or lines:
-                    return
-
-    def c_log(self, args):
-        n = 50
-        if args:
-            try:
-                n = max(1, int(args[0]))
-            except ValueError:
-                self.say("usage: log [N]")
-                return
-        entries = self.log.recent(n)
-        if not entries:
-            self.say("(no events yet)")
-        for t, level, msg in entries:
-            # before the clock was set, time.time() counted from 2000-01-01 at boot: uptime
-            when = clock.fmt_time(t) if t > _CLOCK_SET_AFTER else "up " + clock.fmt_uptime(t * 1000)
-            self.say("%s %s %s" % (when, level, msg))
-
-    def c_push(self, args):
-        app = self.app
-        wait = app.pusher.floor_in_ms()
-        app.push_now.set()
-        if wait > 0:
-            self.say("push requested: in %d s (never within 30 s of the last push)" % (
-                wait // 1000 + 1))
-        else:
-            self.say("push requested: pushing now (the result shows in the log)")
-
-    # --- settings -----------------------------------------------------------------------
-    def _raw(self):
-        """The settings as saved (the file), or the running ones when the file cannot be read."""
-        try:
-            with open(config.PATH) as f:
-                raw = json.load(f)
-            if isinstance(raw, dict):
-                return raw
-        except (OSError, ValueError):
-            pass
-        if self.app is None:  # set-up: start afresh (the defaults name no meter: none is chosen)
-            return {}
-        return json.loads(json.dumps(self.cfg.data))
-
-    def c_config(self, args):
-        data = config.masked(self._raw())
-        for sec in sorted(data):
-            part = data[sec]
-            if not isinstance(part, dict):
-                self.say("%s = %s" % (sec, json.dumps(part)))
-                continue
-            for key in sorted(part):
-                self.say("%s.%s = %s" % (sec, key, json.dumps(part[key])))
-        if self.saved:
-            self.say("(changed since boot: reboot to apply)")
-
-    def _change(self, changes):
-        """[(section, key, value)] -> checked and saved. -> None when refused (the reason is
-        printed), True when the running app uses the new values at once, False when a reboot
-        applies them."""
-        raw = self._raw()
-        before = config.validate(json.loads(json.dumps(raw)))
-        for sec, key, v in changes:
-            if key in _SECRET_NAMES and v:
-                self.log.secrets.append(v)  # never printed from now on
-            if key is None:  # a whole section (`set source {...}`)
-                raw[sec] = v
-                continue
-            part = raw.get(sec)
-            if not isinstance(part, dict):
-                part = raw[sec] = {}
-            part[key] = v
-        after = config.validate(json.loads(json.dumps(raw)))
-        new = [e for e in after.errors if e not in before.errors]
-        own = [e for e in new if any(e.startswith("%s.%s:" % (c[0], c[1])) or
-                                     (c[1] is None and e.startswith(c[0])) for c in changes)]
-        if own or (new and self.app is not None):
-            self.say("not saved: " + "; ".join(own or new))
-            return None
-        if after.problem and not before.problem:
-            self.say("not saved: the device would need set-up (%s)" % after.problem)
-            return None
-        config.save(raw)
-        if after.problem:  # set-up mode: saved step by step, say what is still missing
-            self.say("still to do: %s" % "; ".join(new + [after.problem]))
-        live = True
-        for sec, key, v in changes:
-            name = "%s.%s" % (sec, key)
-            if any(name.startswith(p) for p in _LIVE):
-                self.cfg.data[sec][key] = v
-                if name == "console.echo":
-                    self.echo = v
-            else:
-                live = False
-        if not live:
-            self.saved = True
-        return live
-
-    def c_set(self, args):
-        if len(args) < 2 or ("." not in args[0] and args[0] != "source"):
-            self.say("usage: set SECTION.KEY VALUE   (see `config` for the names; \"\" for empty)")
-            return
-        sec, key = (args[0].split(".", 1) + [None])[:2]
-        text = bytes(self.line[spans(self.line)[2][0]:]).decode()  # as typed (JSON keeps its quotes)
-        if sec == "source":
-            try:
-                v = json.loads(text)  # numbers, true/false, lists; the whole section: {...}
-            except ValueError:
-                v = text
-            if key is None and not isinstance(v, dict):
-                self.say('not saved: source must be a JSON object, e.g. {"type": "simulated"}')
-                return
-        else:
-            f = config.field(sec, key)
-            if f is None:
-                self.say("unknown setting %s (see `config`)" % args[0][:40])
-                return
-            if len(text) > 1 and text[0] == text[-1] == '"':
-                text = text[1:-1]  # "" is empty; quotes keep leading/trailing spaces
-            try:
-                v = parse_value(f[0], text)
-            except ValueError as e:
-                self.say("not saved: %s.%s %s" % (sec, key, e))
-                return
-        shown = "(hidden)" if key in _SECRET_NAMES else json.dumps(v)
-        live = self._change([(sec, key, v)])
-        if live is None:
-            return  # refused (the reason was printed)
-        name = sec if key is None else sec + "." + key
-        self.log.info("console: %s set to %s" % (name, shown))
-        self.say("saved %s = %s; %s" % (name, shown, "applied now" if live else "reboot to apply"))
-
-    def c_wifi(self, args):
-        if not args or len(args) > 2:
-            self.say("usage: wifi SSID [PASSWORD]   (quote a name with spaces: \"My Net\")")
-            return
-        ssid = args[0]
-        pw = args[1] if len(args) > 1 else ""
-        if self._change([("wifi", "ssid", ssid), ("wifi", "password", pw)]) is not None:
-            self.log.info("console: Wi-Fi network set to %s" % ssid)
-            self.say("saved: the device joins %s after `reboot`" % ssid)
-
-    # --- service ------------------------------------------------------------------------
-    def c_calibrate(self, args):
-        try:
-            from app import calibrate
-        except ImportError:
-            calibrate = None
-        src = self.cfg.section("source").get("type")
-        if src != "atm90e32":
-            self.say("calibration is for the ATM90E32 (CT clamp) source; this device reads %s" % src)
-            return
-        if calibrate is None or not hasattr(calibrate, "console"):
-            self.say("calibration needs the CT source's calibration module, which is not in this "
-                     "build yet")
-            return
-        return calibrate.console(self.app, args, self.say)  # may be a coroutine: awaited
-
-    def c_energy(self, args):
-        e = self.app.energy
-        if args and args[0] == "reset":
-            self.say("set the lifetime and today's import/export totals to 0? Charge HQ will see "
-                     "the totals start again. Type yes to confirm:")
-            self.confirm = self._energy_reset
-            return
-        if args:
-            self.say("usage: energy [reset]")
-            return
-        for i, name in ((0, "import"), (1, "export")):
-            self.say("%-10s lifetime %s kWh, today %s kWh" % (name, _kwh(e.wh[i]), _kwh(e.today_wh(i))))
-
-    def _energy_reset(self):
-        e = self.app.energy
-        for i in (0, 1):
-            if e.hw_last[i] is not None:  # a meter's own counter: count from its present value
-                e.hw_offset[i] = -e.hw_last[i]
-            e.wh[i] = 0
-            e.uwh[i] = 0
-            e.day_start[i] = 0
-        e.changed = True
-        store = self.app.store
-        if store:
-            store.checkpoint(self.app, "energy reset")
-        self.log.warn("console: energy totals reset to 0")
-        self.say("energy totals reset to 0")
-
-    def c_portal(self, args):
-        hook = getattr(self.app, "open_portal", None)
-        if hook is None:
-            self.say("the set-up portal is not part of this build")
-            return
-        if hasattr(hook, "set"):
-            hook.set()
-        else:
-            res = hook()
-            if res is not None and hasattr(res, "send"):  # a coroutine function
-                asyncio.create_task(res)
-        self.say("set-up portal opening: join the device's Wi-Fi access point")
-
-    def c_reboot(self, args):
-        self.say("saving the totals and restarting...")
-        self.log.info("console: reboot")
-        if self.app is not None:
-            self.app.shutdown("reboot")
-        import machine
-        machine.reset()
-
-    def c_repl(self, args):
-        self.say("leaving the console: the app stops (totals saved) and the MicroPython REPL (>>>)")
-        self.say("takes the serial line. Ctrl-D (soft reset) or machine.reset() starts the app again.")
-        wdt = self.app.wdt if self.app is not None else None
-        if wdt is not None and _keep_fed(wdt):
-            self.say("the watchdog is fed by a timer while the REPL runs")
-        elif wdt is not None:
-            self.say("note: the watchdog (%d s) cannot be stopped and will reset the chip; for a "
-                     "long session: set device.watchdog_s 0, reboot, then repl" % (
-                         self.cfg.get("device", "watchdog_s")))
-        if self.app is not None:
-            self.app.stop_reason = "repl"
-        raise KeyboardInterrupt  # leaves asyncio.run(); app.main saves the totals and returns
-
-
-def _keep_fed(wdt):
-    """Feed the watchdog from a timer while the REPL runs; False when there is no timer."""
-    try:
-        from machine import Timer
-        Timer(0).init(period=1000, mode=Timer.PERIODIC, callback=lambda t: wdt.feed())
-        return True
-    except Exception:
-        return False
-
-
-def _kwh(wh):
-    return "-" if wh is None else payload.kilo(wh)  # None: today's total before the clock is set
 
 
 async def serve(app):

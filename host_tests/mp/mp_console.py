@@ -5,7 +5,8 @@
 import asyncio
 import json
 from app import config
-from app.console import Console, secret_from, spans, words, parse_value
+from app.console import Console, secret_from, spans, words
+from app.console_cmds import parse_value
 from app.log import Log
 from app.scheduler import App
 from mptest import check, eq, raises, done
