@@ -25,6 +25,8 @@ from modbus_cases import cases  # noqa: E402
 FOLDER = str(ROOT / "firmware" / "profiles")
 PROFILES = modbus_values.profile_names()
 FX = "fx_modbus_profiles.py"
+LOGS = {"sunspec": "): Fronius Symo GEN24",  # model 1 (manufacturer, model) read at discovery
+        "huawei_alone": "no meter/export/import"}          # the optional parts not fitted
 
 
 def _cfg(profile, slave, options=None, **kw):
@@ -41,12 +43,16 @@ def _note_runs():
     for sid, (label, (profile, regs, expect, opts)) in enumerate(sorted(cases().items()), 1):
         slaves[sid] = regs.maps()
         runs.append({"label": label, "cfg": _cfg(profile, sid, opts), "expect": expect})
+        if label in LOGS:
+            runs[-1]["log"] = LOGS[label]
     return slaves, runs
 
 
-def _run(tmp_path, spec, **kw):
+def _run(tmp_path, spec, extra_profiles=None, **kw):
     # the device's filesystem: profiles/ next to the working folder, as tools/sim.py lays it out
     shutil.copytree(FOLDER, tmp_path / "profiles", dirs_exist_ok=True)
+    for name, text in (extra_profiles or {}).items():
+        (tmp_path / "profiles" / (name + ".json")).write_text(text)
     spec.setdefault("folder", "profiles")
     path = tmp_path / "modbus_runs.json"
     path.write_text(json.dumps(spec))
@@ -119,10 +125,15 @@ def test_profiles_in_memory_notes_and_simulator_maps(tmp_path):
         {"label": "bad-baud", "cfg": dict(_cfg("sdm630", 1), baud=9601), "config_error": "source.baud"},
         {"label": "bad-optional", "cfg": _cfg("sdm630", 1, optional="yes"), "config_error": "optional: must be true or false"},
         {"label": "dead-slave", "cfg": _cfg("sdm630", 77), "error": "sdm630 (id 77): read FC04"},
+        {"label": "malformed", "cfg": _cfg("broken", 1), "config_error": "profile broken is malformed"},
+        {"label": "not-json", "cfg": _cfg("notjson", 1), "config_error": "profiles/notjson.json is not valid JSON"},
+        {"label": "bad-value", "cfg": _cfg("badtype", 1), "config_error": "badtype value x: unknown type 'f64'"},
     ]
+    extra = {"broken": '{"values": [1, 2]}', "notjson": '{"values": [',
+             "badtype": '{"values": [{"id": "x", "addr": 0, "type": "f64"}]}'}
     # allocation of the source itself per poll (decode + combine), without the line's master
     alloc = ["sdm630", "huawei_sun2000", "sunspec", "deye_3p", "sungrow_sh"]
-    out = _run(tmp_path, {"mem": slaves, "runs": runs, "alloc": alloc})
+    out = _run(tmp_path, {"mem": slaves, "runs": runs, "alloc": alloc}, extra)
     print("\n".join(line for line in out.splitlines() if line.startswith("ALLOC")))
 
 

@@ -91,6 +91,8 @@ async def one(bus, run):
             return
         raise
     check("error" not in run, label + ": should have failed with " + str(run.get("error")))
+    if "log" in run:
+        check(any(run["log"] in m for m in log.lines), "%s: %r in the log %r" % (label, run["log"], log.lines))
     for k, want in run["expect"].items():
         eq(getattr(site, k), want, "%s %s" % (label, k))
     check(site.t_ms != 0, label + ": reading has a time")

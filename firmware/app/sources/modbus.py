@@ -60,8 +60,10 @@ def check_config(src, err):
         try:
             prof = mp.load(name, PROFILE_DIR)
             mp.Profile(name, prof, _opts(d))
-        except (mp.ProfileError, KeyError, TypeError) as e:
+        except mp.ProfileError as e:
             err(k + ".profile", str(e))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:  # a malformed file
+            err(k + ".profile", "profile %s is malformed (%s: %s)" % (name, type(e).__name__, e))
         slave = d.get("slave", 1)
         if not _is_int(slave) or not 0 <= slave <= 247:
             err(k + ".slave", "must be a whole number 0..247")
@@ -81,6 +83,17 @@ def check_config(src, err):
             err(k + ".options", "must be an object")
 
 
+def _text(b):
+    # a SunSpec string register block: printable ASCII up to the first NUL
+    out = ""
+    for c in b:
+        if c == 0:
+            break
+        if 32 <= c < 127:
+            out += chr(c)
+    return out.strip()
+
+
 def _opts(d):
     o = d.get("options")
     return o if isinstance(o, dict) else {}
@@ -95,6 +108,8 @@ class Device:
             self.prof = mp.Profile(name, mp.load(name, folder), _opts(dcfg))
         except mp.ProfileError as e:
             raise SourceError(str(e))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise SourceError("profile %s is malformed (%s: %s)" % (name, type(e).__name__, e))
         self.name = name
         self.dcfg = dcfg
         self.folder = folder
@@ -195,10 +210,7 @@ class Device:
     async def _common(self, bus, log, addr):
         # model 1: manufacturer (offset 2) and model (offset 18), 16 registers each
         mv = await self._read(bus, 3, addr + 2, 32)
-        text = bytes(mv)
-        mn = text[:32].split(b"\0")[0].decode()
-        md = text[32:].split(b"\0")[0].decode()
-        log.info("%s: %s %s" % (self.label, mn.strip(), md.strip()))
+        log.info("%s: %s %s" % (self.label, _text(mv[:32]), _text(mv[32:])))
 
     def decode(self, b, mv):
         vals = self.vals
