@@ -139,3 +139,41 @@ def test_modbus_read_tool_under_unix_port(bus):
     assert "f32 -1500.5" in res.stdout and "0x2012  C4BB" in res.stdout
     res = run_mp(ROOT / "tools" / "modbus_read.py", path, "addr=30", "count=2")
     assert res.returncode == 1 and "exception 02 (illegal data address)" in res.stdout
+
+
+HANGUP_SCRIPT = """
+import sys, asyncio, machine, modbus_rtu
+async def main():
+    bus = modbus_rtu.ModbusRTU(machine.UART(1, port=sys.argv[1]), 9600, timeout_ms=300, retries=1)
+    mv = await bus.read(1, 4, 0, 2)
+    print("first", modbus_rtu.u16(mv, 0))
+    sys.stdin.readline()  # the test pulls the plug meanwhile
+    try:
+        await bus.read(1, 4, 0, 2)
+        print("second read worked?!")
+    except modbus_rtu.ModbusError as e:
+        print("error:", e)
+asyncio.run(main())
+"""
+
+
+def test_adapter_unplugged(tmp_path):
+    """The far end of the tty disappears (like a USB adapter pulled out): the next read is a
+    ModbusError with a clear text, not a hang or a crash."""
+    import subprocess
+    from mp import MICROPYTHON, STUBS, mp_env
+    path, stop = start_peer({"ir": {0: 4242, 1: 0}})
+    script = tmp_path / "hangup.py"
+    script.write_text(HANGUP_SCRIPT)
+    proc = subprocess.Popen([MICROPYTHON, str(STUBS / "espsim_run.py"), str(script), path],
+                            env=mp_env(tmp_path), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "first 4242"
+        stop()
+        out, _ = proc.communicate("go\n", timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "error: slave 1 FC04 @0 x2:" in out, out
+    print(out)

@@ -29,6 +29,7 @@ Per request:
     ModbusError       exception reply (.code = the exception code; 06 busy is retried after
                       busy_pause_ms), wrong slave, wrong function, wrong length, garbage
   Exception replies other than 06 are not retried: the device answered and will answer the same.
+  An OSError of the port (USB adapter unplugged) becomes a ModbusError at once.
 - Several tasks may share one bus: requests are serialised.
 
 Tolerated without an error: a 0x00/0xFF glitch byte before the reply (an unbiased line turning
@@ -215,6 +216,10 @@ class ModbusRTU:
                         v = self._rxmv[3:3 + 2 * count]
                         self._views[count] = v
                     return v
+                except OSError as e:  # the port itself failed (a USB adapter unplugged)
+                    self.bad_frames += 1
+                    raise ModbusError("%s: serial port error: %s"
+                                      % (self._what(slave, fc, addr, count), e))
                 except ModbusError as e:
                     if isinstance(e, ModbusTimeout):
                         self.timeouts += 1
@@ -265,16 +270,14 @@ class ModbusRTU:
         t0 = ticks_ms()
         while True:
             k = uart.any()
-            if k:
-                uart.readinto(chunk, min(k, _CHUNK))
+            if k and uart.readinto(chunk, min(k, _CHUNK)):
                 self._t_last = ticks_us()
                 if ticks_diff(ticks_ms(), t0) > tmo:
                     raise ModbusError("%s: the bus never went quiet (noise or another master)"
                                       % self._what(slave, fc, addr, count))
             elif ticks_diff(ticks_us(), self._t_last) >= self.gap_us:
                 break
-            else:
-                await _sleep_ms(_POLL_MS)
+            await _sleep_ms(_POLL_MS)
         self._send(slave, fc, addr, count)
         pos = 0
         need = 0  # frame length once known
@@ -282,12 +285,14 @@ class ModbusRTU:
         t0 = ticks_ms()
         while True:
             k = uart.any()
+            n = 0
             if k:
                 room = _RX_MAX - pos
                 if room <= 0:
                     break
-                k = min(k, room, _CHUNK)
-                n = uart.readinto(chunk, k) or 0
+                # a hung-up tty (adapter unplugged) says "readable" and gives nothing: n = 0
+                n = uart.readinto(chunk, min(k, room, _CHUNK)) or 0
+            if n:
                 for i in range(n):
                     b = chunk[i]
                     if skip:

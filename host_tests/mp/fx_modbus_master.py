@@ -64,6 +64,35 @@ class CannedUART:
         pass
 
 
+class HungUpUART:
+    """A tty whose adapter went away: always 'readable', never any bytes."""
+
+    def any(self):
+        return 1
+
+    def readinto(self, buf, n=-1):
+        return None
+
+    def write(self, buf):
+        return len(buf)
+
+    def flush(self):
+        pass
+
+
+class NoisyUART(HungUpUART):
+    """A line that never goes quiet."""
+
+    def readinto(self, buf, n=-1):
+        buf[0] = 0x55
+        return 1
+
+
+class BrokenUART(HungUpUART):
+    def write(self, buf):
+        raise OSError(5)  # EIO
+
+
 async def expect_error(bus, exc, *args, **kw):
     try:
         await bus.read(*args, **kw)
@@ -223,6 +252,27 @@ async def main():
     print("heap bytes allocated per read (master + asyncio):", per)
     # two coroutine frames (read, _transact); 64-bit pointers on the unix port, half on the ESP32
     check(per <= 768, "allocation per read %d bytes" % per)
+
+    # --- a port that misbehaves: the event loop keeps running, the error is a ModbusError
+    ticks = [0]
+    stop_ticker = [False]
+
+    async def ticker():
+        while not stop_ticker[0]:
+            ticks[0] += 1
+            await asyncio.sleep_ms(10)
+    t = asyncio.create_task(ticker())
+    dead = ModbusRTU(HungUpUART(), 9600, timeout_ms=200, retries=0)
+    e = await expect_error(dead, ModbusTimeout, 1, 4, 0, 2)  # readable, yet gives nothing
+    noisy = ModbusRTU(NoisyUART(), 9600, timeout_ms=200, retries=0)
+    e = await expect_error(noisy, ModbusError, 1, 4, 0, 2)
+    check("never went quiet" in str(e), str(e))
+    broken = ModbusRTU(BrokenUART(), 9600, timeout_ms=200, retries=2)
+    e = await expect_error(broken, ModbusError, 1, 4, 0, 2)
+    check("serial port error" in str(e), str(e))
+    stop_ticker[0] = True
+    await t
+    check(ticks[0] >= 10, "other tasks ran while the master waited (%d ticks in ~400 ms)" % ticks[0])
 
     # --- no DE pin (auto-direction transceiver)
     bus2 = ModbusRTU(uart, 9600, de_pin=None, timeout_ms=500)
