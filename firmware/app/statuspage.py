@@ -1,5 +1,6 @@
-# The status page on the LAN and /api/status (JSON for evcc, Home Assistant, scripts).
-# Everything comes from App.status(): this module only lays it out. Read-only: no secrets in it.
+# The LAN pages of a running meter: the status page, /api/status (JSON for evcc, Home Assistant,
+# scripts) and /settings behind the admin password (HTTP basic auth). The status comes from
+# App.status(), which holds no secrets; the settings form never shows the stored ones.
 from app.portal import esc, page
 
 # (label, status key, unit) in page order
@@ -54,11 +55,46 @@ def html_parts(st):
     yield ('</table><p><a href="/api/status">JSON</a> &middot; <a href="/settings">Settings</a></p>')
 
 
+def authorized(req, pw):
+    """HTTP basic auth against the admin password (any user name)."""
+    got = req.headers.get("Authorization") or ""
+    if not pw or not got.startswith("Basic "):
+        return False
+    try:
+        import binascii
+        given = binascii.a2b_base64(got[6:]).decode().split(":", 1)[-1]
+    except Exception:
+        return False
+    diff = len(given) ^ len(pw)  # no early exit: the time does not tell how much was right
+    for i in range(min(len(given), len(pw))):
+        diff |= ord(given[i]) ^ ord(pw[i])
+    return diff == 0
+
+
 def register(web, app):
-    @web.route("/")
+    """Add the LAN routes to app.portal's server."""
+    cfg = app.cfg
+
     def index(req):
         return page("Charge HQ meter", html_parts(app.status()), refresh=10)
 
-    @web.route("/api/status")
     def api_status(req):
         return app.status(), 200, {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
+
+    async def settings(req):
+        pw = cfg.get("device", "admin_password")
+        if not pw:
+            return page("Settings locked", "<p>No admin password is set: set <code>device.admin_password"
+                        "</code> with the serial console, then reload.</p>", 403)
+        if not authorized(req, pw):
+            return ("Admin password required", 401,
+                    {"WWW-Authenticate": 'Basic realm="meter settings"', "Content-Type": "text/plain"})
+        if req.method == "GET":
+            from app import webforms
+            return webforms.form_page(web)
+        from app import setupsave
+        return await setupsave.save(web, req)
+
+    web.on("/", index)
+    web.on("/api/status", api_status)
+    web.on("/settings", settings, ("GET", "POST"))

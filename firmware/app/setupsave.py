@@ -1,0 +1,163 @@
+# A submitted settings form: -> a config dict checked with app.config.validate, saved atomically;
+# in set-up mode the new network is tried while the access point stays up, and /result shows
+# how it went. Loaded only for these requests (see app.webforms for the form page).
+import asyncio
+from micropython import const
+from microdot import Response
+from app import config
+from app.portal import esc, page, read_form
+
+_RESTART_DELAY_MS = const(3000)
+
+
+
+def whole(form, key, errors, what):
+    v = (form.get(key) or "").strip()
+    try:
+        return int(v)
+    except ValueError:
+        errors.append("%s: must be a whole number (got %r)" % (what, v[:20]))
+        return None
+
+
+def apply(current, form):
+    """Merge a submitted form over the current config dict.
+    -> (new config dict, [error texts], its validated Config); good only without errors."""
+    data = dict((k, dict(v) if isinstance(v, dict) else v) for k, v in current.items())  # sections copied
+    errors = []
+    w = data["wifi"]
+    c = data["chargehq"]
+    d = data["device"]
+    ssid = (form.get("ssid") or "").strip()
+    if not ssid:
+        errors.append("Wi-Fi network: choose one from the list or type its name")
+    pw = form.get("password") or ""
+    if pw or ssid != w["ssid"]:  # empty keeps the password only for the same network
+        w["password"] = pw
+    w["ssid"] = ssid
+    key = (form.get("api_key") or "").strip()
+    if key:
+        c["api_key"] = key
+    elif not c["api_key"]:
+        errors.append("Charge HQ API key: required (find it in the Charge HQ app)")
+    iv = whole(form, "push_interval_s", errors, "push interval")
+    if iv is not None:
+        c["push_interval_s"] = iv
+    admin = form.get("admin_password") or ""
+    if admin:
+        if len(admin) < 8:
+            errors.append("admin password: at least 8 characters")
+        d["admin_password"] = admin
+    elif not d["admin_password"]:
+        errors.append("admin password: required (it protects the settings on your network)")
+    kind = form.get("source") or ""
+    old = data.get("source") or {}
+    if old.get("type") != kind:
+        old = {}
+    d["board"] = form.get("board") or ""
+    if kind == "atm90e32":
+        from app.setupsources import ct_source
+        src = ct_source(form, old, d["board"], errors)
+    elif kind == "modbus":
+        from app.setupsources import modbus_source
+        src = modbus_source(form, old, errors)
+    else:
+        src = {"type": kind}
+    for k, v in old.items():  # keep what the form does not show (CT model, calibration...)
+        src.setdefault(k, v)
+    data["source"] = src
+    checked = config.validate(data)  # every message at once, not one per try
+    for e in checked.errors:
+        if e not in errors:
+            errors.append(e)
+    if checked.problem and not errors:
+        errors.append(checked.problem)
+    return data, errors, checked
+
+
+# --- the handlers ---------------------------------------------------------------------------------
+async def save(web, req):
+    form = read_form(req)
+    if form is None:
+        return page("Bad request", '<p class="err">Send the form as application/x-www-form-urlencoded '
+                    "UTF-8.</p>", 400)
+    data, errors, fresh = apply(web.cfg.data, form)
+    web.forget()  # set-up mode: the source modules config.validate loaded are not needed now
+    if errors:
+        return _form_page(web, errors, data, 400)
+    try:
+        config.save(data)
+    except OSError as e:
+        web.log.error("settings: cannot save the config: %s" % e)
+        return _form_page(web, ["could not save the settings (%s)" % e], data, 500)
+    cfg = web.cfg
+    cfg.data, cfg.errors, cfg.problem = fresh.data, fresh.errors, fresh.problem
+    web.log.info("settings saved (Wi-Fi %s, source %s)" % (data["wifi"]["ssid"], data["source"]["type"]))
+    if web.setup:
+        web.state["join"] = "trying"
+        web.state["ssid"] = data["wifi"]["ssid"]
+        asyncio.create_task(_try_network(web, data["wifi"]))
+        return Response.redirect("/result", 303)
+    asyncio.create_task(_finish(web, True))
+    return page("Saved", '<p class="ok">Settings saved. The meter restarts now to apply them.</p>'
+                '<p><a href="/">Status</a></p>', refresh=15)
+
+
+async def _try_network(web, w):
+    # The access point stays up while the station tries the new network.
+    try:
+        from app import wifi
+        sta, why = await wifi.join(w["ssid"], w["password"], w["hostname"])
+        del wifi
+    except Exception as e:  # out of memory too: the result page must not wait forever
+        sta, why = None, "%s: %s" % (type(e).__name__, e)
+    web.forget()  # app.wifi, if only this loaded it: RAM the form page may need next
+    st = web.state
+    if why:
+        st["join"] = "failed"
+        st["why"] = why
+        web.log.warn("set-up: cannot join %s: %s" % (w["ssid"], why))
+        return
+    st["join"] = "ok"
+    try:
+        st["ip"] = sta.ifconfig()[0]
+    except Exception:
+        st["ip"] = "?"
+    web.log.info("set-up: joined %s, IP %s" % (w["ssid"], st["ip"]))
+    await _finish(web, True)
+
+
+async def _finish(web, joined):
+    await asyncio.sleep_ms(_RESTART_DELAY_MS)  # let the browser fetch the result page first
+    if web.on_saved:
+        r = web.on_saved(web.cfg, joined)
+        if r is not None and hasattr(r, "send"):
+            await r
+        return
+    if web.app is not None:
+        web.app.shutdown("settings")
+    import machine
+    machine.reset()
+
+
+def result(web):
+    st = web.state
+    j = st["join"]
+    ssid = esc(st["ssid"])
+    if j is None:
+        return Response.redirect("/", 303)
+    if j == "trying":
+        return page("Connecting", "<p>Trying to join <b>%s</b>... (the set-up network stays up)</p>"
+                    % ssid, refresh=2)
+    if j == "ok":
+        ip = esc(st["ip"])
+        return page("Connected", '<p class="ok">Connected to <b>%s</b>, address %s.</p><p>The meter '
+                    "restarts now and starts sending readings to Charge HQ. Its status page: "
+                    "<b>http://%s/</b> on your network.</p>" % (ssid, ip, ip))
+    return _form_page(web, ["Could not join %s: %s. The settings are saved: correct them and try again."
+                           % (st["ssid"], st["why"])])
+
+
+def _form_page(web, errors, data=None, status=200):
+    from app import webforms
+    return webforms.form_page(web, errors, data, status)

@@ -1,0 +1,113 @@
+# The web server under MicroPython, driven from CPython by host_tests/test_portal.py and
+# test_portal_browser.py. argv: PORT MODE [debug]; MODE = setup (unprovisioned portal) | status
+# (a running App). Prints "PORTAL-READY <port>" once listening. Test-only routes: /_test/mem (the
+# live heap) and /_test/finish (runs fx_portal_checks.py, prints PORTAL-HEAP and MPTEST-DONE,
+# stops). Kept small: the heap it uses is counted in the portal's figure.
+import asyncio
+import gc
+import sys
+import network
+from app import config, portal
+
+gc.collect()
+BASE = gc.mem_alloc()
+PORT = int(sys.argv[1])
+MODE = sys.argv[2]
+DEBUG = "debug" in sys.argv
+HOSTILE = [(b"<script>alert('x')</script>", b"\x01\x02\x03\x04\x05\x06", 1, -40, 0, False),
+           (b'"><img src=x onerror=alert(2)>', b"\x01\x02\x03\x04\x05\x07", 1, -45, 3, False),
+           (b"\xff\xfe\x00bad\nutf8", b"\x01\x02\x03\x04\x05\x08", 1, -90, 3, False)]
+lines = []
+saved = []
+heap = [0, 0, 0]  # most in use before collecting, most live after, requests
+stop = asyncio.Event()
+
+
+class Log:  # like mptest.ListLog (mptest loads only at the end)
+    secrets = []
+
+    def info(self, msg):
+        lines.append(msg)
+        print(msg)
+
+    warn = error = info
+
+
+def on_saved(cfg, joined):
+    saved.append((cfg.get("wifi", "ssid"), joined))
+    print("ON-SAVED", cfg.get("wifi", "ssid"), joined)
+
+
+def measure(req, res):
+    heap[0] = max(heap[0], gc.mem_alloc())
+    gc.collect()
+    heap[1] = max(heap[1], gc.mem_alloc())
+    heap[2] += 1
+    if DEBUG:
+        print("HEAP", req.path if req else None, gc.mem_alloc(), [k for k in sys.modules if k[:4] == "app."])
+    return res
+
+
+async def main():
+    log = Log()
+    cfg = config.load()
+    app = wlan = None
+    if MODE == "setup":
+        if not cfg.needs_setup:
+            raise SystemExit("the set-up test must start unprovisioned")
+        network.WLAN(network.AP_IF).active(True)
+        wlan = network.WLAN(network.STA_IF)
+        wlan.active(True)
+        real_scan = wlan.scan
+        wlan.scan = lambda: real_scan() + HOSTILE  # hostile network names in the scan list
+    else:
+        if cfg.needs_setup:
+            raise SystemExit("status mode must start provisioned: %s" % cfg.problem)
+        from app.scheduler import App
+        app = App(cfg, log)
+        app.reset_cause = "power-on"
+        app.wifi = network.WLAN(network.STA_IF)
+        app.wifi.active(True)
+        app.wifi.connect("HomeNet", "pw")
+    web = portal.make(cfg, log, app, PORT, wlan, on_saved)
+    web.after_request(measure)
+    web.after_error_request(measure)
+    failed = []
+
+    def mem(req):
+        gc.collect()
+        return "%d" % gc.mem_alloc()
+
+    def finish(req):
+        try:
+            import fx_portal_checks
+            fx_portal_checks.run(MODE, saved, lines)
+        except Exception as e:
+            sys.print_exception(e)
+            failed.append(e)
+        stop.set()
+        return "failed" if failed else "bye"
+
+    web.on("/_test/mem", mem)
+    web.on("/_test/finish", finish)
+
+    tasks = [asyncio.create_task(web.start_server(host="127.0.0.1", port=PORT))]
+    if app is not None:
+        tasks.append(asyncio.create_task(app.run()))
+    await asyncio.sleep_ms(50)
+    gc.collect()
+    print("PORTAL-READY", PORT, "heap at import", BASE, "in use", gc.mem_alloc(), "free", gc.mem_free())
+    await stop.wait()
+    await asyncio.sleep_ms(100)
+    gc.collect()
+    print("PORTAL-HEAP mode=%s requests=%d base=%d max_live=%d max_alloc=%d free_now=%d" % (
+        MODE, heap[2], BASE, heap[1], heap[0], gc.mem_free()))
+    if failed:
+        raise SystemExit(1)
+    from mptest import done
+    done()
+    for t in tasks:
+        t.cancel()
+
+
+asyncio.run(main())

@@ -1,0 +1,255 @@
+"""The web server under MicroPython (compiled as on the device, 96 KB heap), driven over real
+sockets: captive-portal probes, hostile SSIDs, oversize and malformed requests, form validation,
+the config saved atomically, the new network tried with the AP up; then the LAN status page,
+/api/status and the settings behind the admin password, with a running App."""
+import base64
+import http.client
+import json
+import socket
+import urllib.parse
+
+import pytest
+
+from portal_fx import FUNCTIONAL_HEAP, PORTAL_HEAP, Device, compile_tree, heap_line, wait_until
+
+PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
+          "/connecttest.txt", "/ncsi.txt", "/redirect", "/success.txt", "/canonical.html",
+          "/check_network_status.txt")
+GOOD = {"ssid": "HomeNet", "password": "hunter2-wifi", "api_key": "chq-KEY-0123456789abcdef",
+        "push_interval_s": "60", "source": "simulated", "admin_password": "admin-pass-1",
+        "board": "", "ct1": "", "line_hz": "50", "profile": "", "slave": "1", "baud": "9600"}
+
+
+@pytest.fixture(scope="module")
+def mpy_path(tmp_path_factory):
+    return compile_tree(tmp_path_factory.mktemp("mpy"))
+
+
+def request(dev, method, path, body=None, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", dev.port, timeout=20)
+    h = {"Host": "127.0.0.1:%d" % dev.port}
+    h.update(headers or {})
+    if isinstance(body, dict):
+        body = urllib.parse.urlencode(body)
+        h.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read().decode("utf-8", "replace")
+    c.close()
+    return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+
+
+def raw(dev, data, timeout=10):
+    """Send bytes as they are; -> what came back before the server closed (b'' if nothing)."""
+    s = socket.create_connection(("127.0.0.1", dev.port), timeout=timeout)
+    out = b""
+    try:
+        s.sendall(data)
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        pass  # closed with our unread bytes in its buffer: what was sent before still counts
+    finally:
+        s.close()
+    return out
+
+
+def test_setup_portal(tmp_path, mpy_path):
+    dev = Device("setup", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP)
+    try:
+        portal = dev.url + "/"
+        # every OS probe, unknown paths and other hosts' pages go to the portal's absolute URL
+        for path in PROBES + ("/some/unknown/page?x=1", "/favicon.ico"):
+            st, h, _ = request(dev, "GET", path)
+            assert (st, h.get("location")) == (302, portal), path
+        st, h, _ = request(dev, "GET", "/", headers={"Host": "connectivitycheck.gstatic.com"})
+        assert (st, h.get("location")) == (302, portal)
+        st, h, _ = request(dev, "GET", "/generate_204", headers={"Host": "captive.apple.com"})
+        assert (st, h.get("location")) == (302, portal)
+
+        # the set-up page: scan list with hostile names shown as text, never as markup
+        st, h, page = request(dev, "GET", "/")
+        assert st == 200 and h["content-type"].startswith("text/html")
+        assert "script-src" not in h["content-security-policy"] and "default-src 'none'" in \
+            h["content-security-policy"]
+        for name in ('name="ssid"', 'name="password"', 'name="api_key"', "HomeNet", "Neighbour 5G"):
+            assert name in page
+        assert "<script" not in page and "<img" not in page
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+        assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+        assert "bad?utf8" in page  # undecodable bytes and control characters become "?"
+
+        # oversize bodies: 413 before reading them; malformed requests: 400; never a crash
+        big = raw(dev, b"POST /save HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+                       b"\r\nContent-Length: 100000\r\n\r\n" + b"ssid=" + b"A" * 8000)
+        assert big.startswith(b"HTTP/1.0 413"), big[:80]
+        st, _, _ = request(dev, "POST", "/save", body="ssid=" + "B" * 5000,
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert st == 413
+        for junk in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nNoColonHeader\r\n\r\n",
+                     b"GET /" + b"a" * 3000 + b" HTTP/1.1\r\n\r\n",
+                     b"POST /save HTTP/1.1\r\nContent-Length: -5\r\n\r\nabc",
+                     b"POST /save HTTP/1.1\r\nContent-Length: zz\r\n\r\n"):
+            assert raw(dev, junk).startswith(b"HTTP/1.0 400"), junk[:40]
+        for body in (b"ssid=%zz&a=b", b"ssid=a&b=\xff\xfe", b"ssid=%"):
+            bad = raw(dev, b"POST /save HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/"
+                           b"x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s" % (dev.port, len(body), body))
+            assert bad.startswith(b"HTTP/1.0 400"), (body, bad[:80])
+        st, _, _ = request(dev, "POST", "/save", body=json.dumps(GOOD),
+                           headers={"Content-Type": "application/json"})
+        assert st == 400
+
+        # validation: every problem named at once, values echoed escaped, nothing saved
+        form = dict(GOOD, ssid="<script>alert(1)</script>", push_interval_s="10", api_key="",
+                    admin_password="short")
+        st, _, page = request(dev, "POST", "/save", body=form)
+        assert st == 400
+        assert "push_interval_s: must be at least 30 (got 10)" in page
+        assert "API key: required" in page and "admin password: at least 8 characters" in page
+        assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        st, _, page = request(dev, "POST", "/save", body=dict(GOOD, source="atm90e32", board=""))
+        assert st == 400 and "choose the board" in page
+        st, _, page = request(dev, "POST", "/save", body=dict(GOOD, source="modbus", profile=""))
+        assert st == 400 and "choose the device profile" in page
+        st, _, page = request(dev, "POST", "/save", body=dict(GOOD, source="nonsense"))
+        assert st == 400 and "unknown source" in page
+        assert not (tmp_path / "config.json").exists()
+
+        # a cross-site form post is refused
+        st, _, _ = request(dev, "POST", "/save", body=GOOD, headers={"Origin": "http://evil.example"})
+        assert st == 403
+
+        # the right form but the network refuses the password: saved, result shown, AP stays up
+        (tmp_path / ".wifi").write_text("wrong_password")
+        st, h, _ = request(dev, "POST", "/save", body=dict(GOOD, password="wrong-one"))
+        assert (st, h.get("location")) == (303, "/result")
+        page = wait_until(lambda: (lambda r: r[2] if "Trying" not in r[2] else None)(
+            request(dev, "GET", "/result")), "the join result")
+        assert "Could not join HomeNet: wrong password" in page and 'name="ssid"' in page
+        assert json.loads((tmp_path / "config.json").read_text())["wifi"]["password"] == "wrong-one"
+        assert "chq-KEY" not in page and "wrong-one" not in page  # secrets never sent back
+
+        # corrected: joins, the config is complete, the device would restart
+        (tmp_path / ".wifi").write_text("ok")
+        st, h, _ = request(dev, "POST", "/save", body=GOOD)
+        assert st == 303
+        page = wait_until(lambda: (lambda r: r[2] if "Connected to" in r[2] else None)(
+            request(dev, "GET", "/result")), "connected")
+        assert "HomeNet" in page
+        saved = json.loads((tmp_path / "config.json").read_text())
+        assert saved["wifi"]["ssid"] == "HomeNet" and saved["chargehq"]["api_key"] == GOOD["api_key"]
+        assert saved["device"]["admin_password"] == GOOD["admin_password"]
+        assert saved["source"] == {"type": "simulated"}
+        assert not (tmp_path / "config.json.tmp").exists()
+        wait_until(lambda: "ON-SAVED HomeNet True" in dev.output(), "the restart hook")
+        out = dev.finish()
+    finally:
+        dev.kill()
+    heap = heap_line(out)
+    assert int(heap["requests"]) > 20
+    print("set-up flow in a %d-byte heap: most live %s bytes, most in use %s bytes"
+          % (FUNCTIONAL_HEAP, heap["max_live"], heap["max_alloc"]))
+
+
+def _provisioned(tmp_path):
+    cfg = {"wifi": {"ssid": "HomeNet", "password": "hunter2-wifi"},
+           "chargehq": {"api_key": "status-test-KEY-0123456789", "endpoint": "https://127.0.0.1:9/push",
+                        "push_interval_s": 60},
+           "device": {"admin_password": "admin-pass-1", "watchdog_s": 0, "sample_interval_ms": 500},
+           "source": {"type": "simulated", "speed": 60}}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+
+
+def _auth(pw, user="admin"):
+    return {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()}
+
+
+def test_status_page_and_settings(tmp_path, mpy_path):
+    _provisioned(tmp_path)
+    dev = Device("status", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP)
+    try:
+        def reading():
+            st, h, body = request(dev, "GET", "/api/status")
+            assert st == 200 and h["content-type"].startswith("application/json")
+            d = json.loads(body)
+            return d if d["production_kw"] is not None else None
+        d = wait_until(reading, "a reading in /api/status")
+        for key in ("production_kw", "consumption_kw", "net_import_kw", "battery_discharge_kw",
+                    "imported_kwh", "exported_kwh", "today_imported_kwh", "validation", "last_push",
+                    "last_push_result", "next_push_s", "wifi", "uptime_s", "free_heap", "reset_cause"):
+            assert key in d, key
+        assert d["meter_ok"] is True and d["wifi"]["connected"] and d["reset_cause"] == "power-on"
+        st, h, page = request(dev, "GET", "/")
+        assert st == 200
+        for text in ("Production", "Consumption", "Grid", "Battery", "Imported today",
+                     "Imported (lifetime)", "Validation", "Last push", "Next push in", "Wi-Fi",
+                     "signal -61 dBm", "Uptime", "Free memory", "Last reset", "power-on"):
+            assert text in page, text
+        for body in (page, json.dumps(d)):
+            assert "status-test-KEY" not in body and "hunter2" not in body and "admin-pass" not in body
+        st, _, body = request(dev, "GET", "/api/nothing")
+        assert st == 404 and json.loads(body) == {"error": "not found"}
+
+        # settings: only with the admin password; the API key is never shown, only replaced
+        st, h, _ = request(dev, "GET", "/settings")
+        assert st == 401 and h["www-authenticate"].startswith("Basic")
+        assert request(dev, "GET", "/settings", headers=_auth("admin-pass-2"))[0] == 401
+        assert request(dev, "GET", "/settings", headers=_auth("admin-pass-"))[0] == 401
+        assert request(dev, "GET", "/settings", headers={"Authorization": "Basic !!notbase64"})[0] == 401
+        assert request(dev, "POST", "/settings", body=GOOD)[0] == 401
+        st, _, page = request(dev, "GET", "/settings", headers=_auth("admin-pass-1"))
+        assert st == 200 and 'name="api_key"' in page and "leave empty to keep it" in page
+        assert "status-test-KEY" not in page and "hunter2" not in page and "admin-pass" not in page
+        form = dict(GOOD, api_key="", password="", admin_password="", push_interval_s="120")
+        st, _, _ = request(dev, "POST", "/settings", body=form,
+                           headers=dict(_auth("admin-pass-1"), Origin="http://evil.example"))
+        assert st == 403
+        st, _, page = request(dev, "POST", "/settings", body=dict(form, push_interval_s="5"),
+                              headers=_auth("admin-pass-1"))
+        assert st == 400 and "must be at least 30" in page
+        st, _, page = request(dev, "POST", "/settings", body=form,
+                              headers=dict(_auth("admin-pass-1"), Origin=dev.url))
+        assert st == 200 and "Settings saved" in page
+        saved = json.loads((tmp_path / "config.json").read_text())
+        assert saved["chargehq"]["push_interval_s"] == 120
+        assert saved["chargehq"]["api_key"] == "status-test-KEY-0123456789"
+        assert saved["wifi"]["password"] == "hunter2-wifi"  # same network, empty field: kept
+        assert saved["device"]["admin_password"] == "admin-pass-1"
+        wait_until(lambda: "ON-SAVED HomeNet True" in dev.output(), "the restart hook")
+        out = dev.finish()
+    finally:
+        dev.kill()
+    print(heap_line(out))
+
+
+def test_portal_heap_96k(tmp_path, mpy_path):
+    """Portal mode in a 96 KB heap (PORTAL_HEAP): what a phone does first (probes, the set-up page)
+    must work; the rest of the flow is reported (ok, or a clean 503 when memory runs short), the
+    server must stay up throughout, and the heap figures are printed for the benchmark."""
+    dev = Device("setup", tmp_path, mpy_path, heap=PORTAL_HEAP, args=["heaponly"])
+    done = []
+    try:
+        for path in ("/generate_204", "/hotspot-detect.html", "/connecttest.txt", "/", "/"):
+            st, _, body = request(dev, "GET", path)
+            assert st == (200 if path == "/" else 302), (path, st, body[:200])
+            done.append(path)
+        steps = (("POST /save (errors)", "/save", dict(GOOD, api_key="", push_interval_s="5"), 400),
+                 ("POST /save", "/save", GOOD, 303))
+        for what, path, form, want in steps:
+            st, _, body = request(dev, "POST", path, body=form)
+            assert st in (want, 503), (what, st, body[:300])
+            done.append("%s: %s" % (what, "ok" if st == want else "503 short of memory"))
+            assert request(dev, "GET", "/_test/mem")[0] == 200  # still serving
+        if done[-1].endswith("ok"):
+            page = wait_until(lambda: (lambda r: r[2] if "Trying" not in r[2] else None)(
+                request(dev, "GET", "/result")), "the join result")
+            done.append("join: " + ("ok" if "Connected to" in page else "failed: " + page[-300:]))
+        out = dev.finish()
+    finally:
+        dev.kill()
+    heap = heap_line(out)
+    print("portal mode in a %d-byte heap: %s; %s requests, most live after a request %s bytes, most in "
+          "use %s" % (PORTAL_HEAP, "; ".join(done), heap["requests"], heap["max_live"], heap["max_alloc"]))
