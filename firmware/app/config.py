@@ -38,6 +38,7 @@ _SCHEMA = (
     ("portal", "idle_close_s", "i", 600, 30, 86400),  # the set-up network closes when unused this long
     ("portal", "http_port", "i", 80, 1, 65535),    # the web server (set-up portal, status page)
     ("portal", "dns_port", "i", 53, 1, 65535),     # the set-up DNS catch-all
+    ("portal", "status_page", "b", True, 0, 0),    # status page + /api/status on the LAN (Microdot: RAM)
     # -- serial console (section "console") --
     ("console", "enabled", "b", True, 0, 0),   # the service console on the USB serial line
     ("console", "echo", "b", True, 0, 0),      # echo typed characters (off if the terminal echoes)
