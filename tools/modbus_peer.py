@@ -13,7 +13,8 @@
   Interior gaps shorter than 125 registers read as 0 (a real meter answers a grouped read over
   registers it does not document); addresses far from any defined register give exception 02.
   Slave ids not on the bus get no answer, like on a real line.
-- The bridge paces replies like the wire: a reply reaches the device after 10 bits per byte at `baud`.
+- The bridge paces replies like the wire (10 bits per byte at `baud`): the reply starts when the
+  request would have arrived and comes in pieces of at most ~5 ms.
 - `faults`: {addr or (slave, addr): fault} applied to requests starting at that address:
     "silent"        no reply
     "crc"           reply with a corrupted CRC
@@ -176,6 +177,22 @@ class _Peer:
                 buf += os.read(self.srv_m, 512)
         return buf
 
+    def _send_paced(self, n_req, reply):
+        # A pty delivers at once; a wire needs 10 bits per byte. The reply starts once the request
+        # would have arrived, then comes in pieces of at most ~5 ms, on an absolute schedule.
+        byte_s = 10.0 / self.baud
+        step = max(1, int(0.005 / byte_s))
+        t0 = time.monotonic() + n_req * byte_s
+        for i in range(0, len(reply), step):
+            piece = reply[i:i + step]
+            wait = t0 + (i + len(piece)) * byte_s - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                os.write(self.dev_m, piece)
+            except OSError:
+                return
+
     def _fault_for(self, slave, addr):
         for key in ((slave, addr), addr):
             f = self.faults.get(key)
@@ -203,8 +220,7 @@ class _Peer:
                 continue
             reply = self._reply(req[:8], slave, fc, addr)
             if reply:
-                time.sleep(len(reply) * 10.0 / self.baud)  # time on the wire
-                os.write(self.dev_m, reply)
+                self._send_paced(len(req), reply)
 
     def _reply(self, req, slave, fc, addr):
         fault = self._fault_for(slave, addr)
