@@ -19,11 +19,12 @@ def reset_cause_text():
 
 async def _main(app, log):
     cfg = app.cfg
-    from app import wifi, setup_mode
+    from app import setup_mode
+    from app.wifi_supervisor import Supervisor
     # The set-up network opens when the home network stays away; its web side is the set-up
     # portal unless a web server (the status page) already listens on every interface.
     setup = setup_mode.SetupAP(cfg, log, http=lambda: not getattr(app, "web_running", False), app=app)
-    sup = wifi.Supervisor.from_config(cfg, log, setup)
+    sup = Supervisor.from_config(cfg, log, setup)
     await sup.step()  # the first join (bounded), before sampling and pushing start
     app.wifi = sup.sta
     app.wifi_sup = sup
@@ -42,13 +43,17 @@ def _services(app, log):
 
 async def _needs_setup(log, cfg):
     log.error("needs set-up: %s" % cfg.problem)
-    from app import wifi, setup_mode
-    # the set-up network at once, kept open until the portal has saved the settings (it restarts)
-    sup = wifi.Supervisor.from_config(cfg, log, setup_mode.SetupAP(cfg, log), keep_ap=True)
+    from app import setup_mode
+    setup = setup_mode.SetupAP(cfg, log)
     if cfg.get("console", "enabled"):  # set-up over the serial line too: wifi, set, reboot
         from app.console import serve_setup
         asyncio.create_task(serve_setup(cfg, log))
-    await sup.run()
+    # the set-up network at once, kept open until the portal has saved the settings (it restarts
+    # the chip); the station is left alone here: the portal tries the network the user enters
+    while True:
+        if not setup.active:
+            await setup.open()  # retried if the radio refused (logged)
+        await asyncio.sleep(30)
 
 
 def run():

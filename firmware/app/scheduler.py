@@ -207,7 +207,7 @@ class App:
             wifi = {"connected": up, "ssid": self.cfg.get("wifi", "ssid"),
                     "ip": self.wifi.ifconfig()[0] if up else None,
                     "rssi": _rssi(self.wifi) if up else None}
-            sup = getattr(self, "wifi_sup", None)  # app.wifi.Supervisor: why not, since when
+            sup = getattr(self, "wifi_sup", None)  # app.wifi_supervisor: why not, since when
             if sup is not None:
                 ws = sup.status()
                 for k in ("reason", "down_s", "outages", "setup_ap"):

@@ -1,6 +1,6 @@
 # The set-up network, opened and closed as one: the access point (WPA2, a name with a
 # per-device suffix), the DNS catch-all that sends every name to it, and the web portal.
-# app.wifi.Supervisor decides when; app.main opens it at once when the device needs set-up.
+# app.wifi_supervisor.Supervisor decides when; app.main opens it at once when the device needs set-up.
 import asyncio
 import errno
 import os

@@ -1,4 +1,4 @@
-# app.wifi (join, reasons, the supervisor) and app.setup_mode under MicroPython against the
+# app.wifi (join, reasons), app.wifi_supervisor and app.setup_mode under MicroPython against the
 # network stand-in, with the state file .wifi switched while running: outages, router reboots,
 # wrong passwords, the set-up network opening after the fallback time (sooner for a network that
 # never worked), staying out of the way while a phone uses it, closing when idle or healed.
@@ -10,7 +10,7 @@ import _espsim
 import network
 import mptest
 from mptest import ListLog
-from app import wifi, setup_mode, config
+from app import wifi, wifi_supervisor, setup_mode, config
 
 
 def mode(m):
@@ -56,7 +56,7 @@ FAST = dict(join_timeout_ms=150, check_ms=40, backoff_min_ms=30, backoff_max_ms=
 def sup_for(log, setup, ssid="HomeNet", **kw):
     args = dict(FAST)
     args.update(kw)
-    return wifi.Supervisor(ssid, "pw", log, "meter", setup, **args)
+    return wifi_supervisor.Supervisor(ssid, "pw", log, "meter", setup, **args)
 
 
 async def t_join_reasons():
@@ -205,23 +205,10 @@ async def t_wrong_password_and_phone_on_ap():
     await setup.close()
 
 
-async def t_needs_setup_and_dns():
-    """No network set up: the set-up network at once, never closed for idleness; its DNS answers
-    with the AP's address and counts as use."""
-    mode("down")
-    network.WLAN(network.STA_IF).disconnect()
+async def t_setup_dns():
+    """The set-up network's DNS answers with the AP's address, counts as use, and the port is
+    free again after closing."""
     log = ListLog()
-    setup = setup_mode.SetupAP(cfg_with(), log, http=False)
-    sup = sup_for(log, setup, ssid="HomeNet", idle_close_ms=100, keep_ap=True)
-    task = asyncio.create_task(sup.run())
-    await until(lambda: setup.active, what="AP at once")
-    await asyncio.sleep_ms(400)
-    mptest.check(setup.active, "set-up mode: stays open however idle")
-    mptest.eq(sup.status()["reason"], "waiting for set-up", "reason")
-    mptest.eq(sup.failures, 0, "set-up mode: no scans from the supervisor (they drop the phone)")
-    task.cancel()
-    await asyncio.sleep_ms(0)
-    await setup.close()
     # DNS through the real socket on a known port
     c = cfg_with()
     s2 = setup_mode.SetupAP(c, log, http=False)
@@ -351,7 +338,7 @@ async def main():
     await t_open_on_request()
     await t_never_worked_opens_sooner()
     await t_wrong_password_and_phone_on_ap()
-    await t_needs_setup_and_dns()
+    await t_setup_dns()
     await t_http_task_and_errors()
 
 
