@@ -8,7 +8,7 @@ from micropython import const
 
 _JOIN_TIMEOUT_MS = const(20000)
 _JOIN_POLL_MS = const(100)
-_KNOWN_FILE = "wifi_ok.txt"      # the last network this device joined (for "never worked")
+_KNOWN_FILE = "wifi_ok.txt"      # the last network (and password digest) this device joined
 
 STAT_IDLE = getattr(network, "STAT_IDLE", 1000)
 STAT_CONNECTING = getattr(network, "STAT_CONNECTING", 1001)
@@ -90,20 +90,29 @@ async def _join(ssid, password, hostname, timeout_ms):
     return sta, "no connection after %d s (%s)" % (timeout_ms // 1000, reason(st))
 
 
-def known(ssid):
-    """True when this device has joined `ssid` before (kept in flash across reboots)."""
+def _mark(ssid, password):
+    # the network's name and a short digest of its password (not the password): new credentials
+    # for the same network count as "never worked" too (a mistyped new password)
+    import hashlib
+    import binascii
+    h = hashlib.sha256((ssid + "\n" + (password or "")).encode())
+    return ssid + "\n" + binascii.hexlify(h.digest()[:8]).decode()
+
+
+def known(ssid, password):
+    """True when this device has joined `ssid` with `password` before (kept in flash)."""
     try:
         with open(_KNOWN_FILE) as f:
-            return f.read() == ssid
+            return f.read() == _mark(ssid, password)
     except OSError:
         return False
 
 
-def remember(ssid):
-    if known(ssid):
+def remember(ssid, password):
+    if known(ssid, password):
         return  # written once per new network, not per connection (flash wear)
     try:
         with open(_KNOWN_FILE, "w") as f:
-            f.write(ssid)
+            f.write(_mark(ssid, password))
     except OSError:
         pass

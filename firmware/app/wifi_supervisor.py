@@ -35,7 +35,7 @@ class Supervisor:
         self.log = log
         self.hostname = hostname
         self.setup = setup
-        self.worked = bool(ssid) and known(ssid)
+        self.worked = bool(ssid) and known(ssid, password)
         self.ap_after_ms = ap_after_ms
         self.ap_new_ms = ap_new_ms
         self.idle_close_ms = idle_close_ms
@@ -158,7 +158,7 @@ class Supervisor:
         self.why = None
         if not self.worked and self.ssid:
             self.worked = True
-            remember(self.ssid)
+            remember(self.ssid, self.password)
 
     def _went_down(self, why):
         self.up = False
