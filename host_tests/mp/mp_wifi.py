@@ -89,7 +89,7 @@ async def t_outage_backoff_ap_and_heal():
     log = ListLog()
     ap_cfg = cfg_with()
     setup = setup_mode.SetupAP(ap_cfg, log, http=False)
-    sup = sup_for(log, setup, ap_after_ms=600, ap_new_ms=50, idle_close_ms=1500)
+    sup = sup_for(log, setup, ap_after_ms=600, ap_new_ms=50, idle_close_ms=3000)
     mptest.check(sup.worked, "known network")
     task = asyncio.create_task(sup.run())
     await until(lambda: sup.up, what="first join")
