@@ -46,7 +46,8 @@ def _f32_words(x):
 
 FAULTS = {10: "silent", 20: "crc", 21: "crc_once", 30: "exc02", 40: "busy_once", 41: "busy",
           50: "garbage", 51: "garbage_once", 60: "slow:400", 80: "wrong_slave", 90: "short",
-          95: "wrong_fc", 98: "noise", 70: "glitch", 75: "echo"}
+          95: "wrong_fc", 98: "noise", 70: "glitch", 75: "echo", 71: "gap:10", 72: "gap:150",
+          73: "trailing"}
 
 
 @pytest.fixture

@@ -17,7 +17,9 @@ valid until the next call on the same bus. Addresses are 0-based wire addresses.
 
 Per request:
 - waits for 3.5 character times of line silence (1.75 ms above 19200 baud), discarding whatever
-  arrives meanwhile (late replies, noise): this is how the master resynchronises after an error;
+  arrives meanwhile (late replies, noise); after a failed attempt (timeout, bad frame) for
+  drain_us (100 ms) of silence, as the slave may still be answering: this is how the master
+  resynchronises;
 - with a DE/RE pin: pin high, write, uart.flush(), one character time, pin low. The flush blocks
   on purpose: yielding to other tasks here could keep the driver on while the slave answers.
   Auto-direction transceivers: de_pin=None;
@@ -179,6 +181,10 @@ class ModbusRTU:
         self.char_us = (11000000 + baudrate - 1) // baudrate
         self.gap_us = 1750 if baudrate > 19200 else (self.char_us * 35 + 9) // 10
         self.idle_us = max(50000, 10 * self.char_us)  # a frame that stops this long is short
+        # after a failed attempt the slave may still be answering (late, or behind garbage): the
+        # next request waits for this much silence instead of 3.5 characters
+        self.drain_us = max(100000, self.idle_us)
+        self._dirty = False
         self._tx = bytearray(8)
         self._rx = bytearray(_RX_MAX)
         self._rxmv = memoryview(self._rx)
@@ -218,6 +224,7 @@ class ModbusRTU:
                     return v
                 except OSError as e:  # the port itself failed (a USB adapter unplugged)
                     self.bad_frames += 1
+                    self._dirty = True
                     raise ModbusError("%s: serial port error: %s"
                                       % (self._what(slave, fc, addr, count), e))
                 except ModbusError as e:
@@ -227,6 +234,8 @@ class ModbusRTU:
                         self.exceptions += 1
                     else:
                         self.bad_frames += 1
+                    if e.code is None:
+                        self._dirty = True  # drain longer before the next request
                     if e.code is not None and e.code != 6:
                         raise
                     last = e
@@ -265,8 +274,9 @@ class ModbusRTU:
         uart = self.uart
         rx = self._rx
         chunk = self._chunk
-        # 3.5 characters of silence first, throwing away whatever arrives (late replies, noise):
-        # this also resynchronises after an error
+        # 3.5 characters of silence first (drain_us after a failure), throwing away whatever
+        # arrives (late replies, noise): this is how the master resynchronises
+        quiet_us = self.drain_us if self._dirty else self.gap_us
         t0 = ticks_ms()
         while True:
             k = uart.any()
@@ -275,9 +285,10 @@ class ModbusRTU:
                 if ticks_diff(ticks_ms(), t0) > tmo:
                     raise ModbusError("%s: the bus never went quiet (noise or another master)"
                                       % self._what(slave, fc, addr, count))
-            elif ticks_diff(ticks_us(), self._t_last) >= self.gap_us:
+            elif ticks_diff(ticks_us(), self._t_last) >= quiet_us:
                 break
             await _sleep_ms(_POLL_MS)
+        self._dirty = False
         self._send(slave, fc, addr, count)
         pos = 0
         need = 0  # frame length once known

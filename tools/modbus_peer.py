@@ -27,6 +27,8 @@
     "noise"         a burst of junk, then (after a pause) nothing
     "slow:N"        the reply comes N ms late
     "glitch"        a 0x00 byte (line turn-around) before the reply
+    "gap:N"         the reply stops for N ms after its 4th byte, then goes on
+    "trailing"      the reply, then 3 junk bytes
     "echo"          the request echoed back before the reply (adapters that hear themselves)
   Append "_once" (e.g. "busy_once", "crc_once") to hit the first request only, then answer normally.
 """
@@ -219,7 +221,12 @@ class _Peer:
             if slave not in self.slaves:
                 continue
             reply = self._reply(req[:8], slave, fc, addr)
-            if reply:
+            if isinstance(reply, tuple):  # a pause inside the frame
+                head, pause_ms, tail = reply
+                self._send_paced(len(req), head)
+                time.sleep(pause_ms / 1000.0)
+                self._send_paced(0, tail)
+            elif reply:
                 self._send_paced(len(req), reply)
 
     def _reply(self, req, slave, fc, addr):
@@ -249,6 +256,10 @@ class _Peer:
             return with_crc(bytes([slave, 3 if fc == 4 else 4]) + reply[2:-2])
         if fault and fault.startswith("slow:"):
             time.sleep(int(fault[5:]) / 1000.0)
+        if fault and fault.startswith("gap:"):
+            return (reply[:4], int(fault[4:]), reply[4:])
+        if fault == "trailing":
+            return reply + b"\x13\x37\x42"
         if fault == "glitch":
             return b"\x00" + reply
         if fault == "echo":

@@ -203,6 +203,23 @@ async def main():
     bus.local_echo = False
     bus.retries = 2
 
+    # a pause inside the reply: 10 ms is tolerated (USB adapters deliver in bursts), 150 ms is a
+    # broken frame (idle limit 50 ms); junk after a good reply is drained before the next request
+    mv = await bus.read(1, 4, 71, 2)
+    eq(modbus_rtu.u16(mv, 0), 71 * 7, "value across a 10 ms pause")
+    bus.retries = 0
+    e = await expect_error(bus, ModbusError, 1, 4, 72, 2)
+    check("short frame, 4 bytes" in str(e), str(e))
+    bus.retries = 2  # the broken frame's tail arrives late, into the next request: one retry
+    mv = await bus.read(1, 4, 0, 4)
+    near(modbus_rtu.f32(mv, 0), 230.2, 0.001, "right value after a broken frame")
+    bus.retries = 0
+    mv = await bus.read(1, 4, 73, 2)
+    eq(modbus_rtu.u16(mv, 0), 73 * 7, "value with junk after it")
+    mv = await bus.read(1, 4, 74, 1)  # the junk must not spoil this one (no retries left)
+    eq(modbus_rtu.u16(mv, 0), 74 * 7, "next read after trailing junk")
+    bus.retries = 2
+
     # slow device: 400 ms late; fine with a 1 s timeout, a timeout with 150 ms
     mv = await bus.read(1, 4, 60, 2, timeout_ms=1000)
     eq(modbus_rtu.u16(mv, 0), 60 * 7, "slow reply within the timeout")
