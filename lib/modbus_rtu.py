@@ -22,7 +22,7 @@ Per request:
   resynchronises;
 - with a DE/RE pin: pin high, write, uart.flush(), one character time, pin low. The flush blocks
   on purpose: yielding to other tasks here could keep the driver on while the slave answers.
-  Auto-direction transceivers: de_pin=None;
+  de_pin: a machine.Pin or a pin number; auto-direction transceivers: None;
 - waits up to timeout_ms (per call, else the bus default) for the first reply byte; a frame that
   stops arriving for about 10 character times (at least 50 ms: USB adapters deliver in bursts) is short.
 - checks CRC, slave id, function, byte count. Failures raise (after `retries` more attempts):
