@@ -68,8 +68,6 @@ def test_every_profile_has_a_case_from_the_notes():
 def test_request_plan_respects_device_limits(name):
     prof = modbus_values.load_profile(name)
     if prof.sunspec:  # addresses known only after discovery: resolve against a typical layout
-        modbus_values.registers_for(name)  # lays out the models and resolves prof's copy
-        prof = modbus_values.load_profile(name)
         prof.resolve({1: 40002, 103: 40070, 203: 40122, 124: 40229, 802: 40255})
     blocks = prof.blocks + prof.once_blocks
     placed = {v.id for b in blocks for v in b.values}
@@ -179,7 +177,10 @@ def test_profiles_over_rtu_against_pymodbus_peer(tmp_path):
         {"profile": "sungrow_sh", "slave": 61, "optional": True, "timeout_ms": 200}]},
         "error": "modbus: no device answered"})
     # the source opening the port itself (as on the device, here a pty)
-    runs.append({"label": "own-uart", "own_uart": True, "cfg": dict(_cfg("sdm630", 51)),
+    # with the board file's pins (boards/esp32_rs485.json: DE on GPIO4)
+    board = json.loads((ROOT / "boards" / "esp32_rs485.json").read_text())
+    runs.append({"label": "own-uart", "own_uart": True, "board": board, "check_de": 4,
+                 "cfg": {"type": "modbus", "devices": [{"profile": "sdm630", "slave": 51}]},
                  "expect": {"grid_w": -1900, "hw_export_wh": 1234250}})
     path, stop = start_peer(slaves, baud=9600, faults={(53, 5030): "exc02", (54, 32064): "slow:1500",
                                                        (55, 52): "busy_once"})

@@ -79,7 +79,7 @@ async def one(bus, run):
     eq(errs, [], label + ": config accepted")
     log = ListLog()
     try:
-        src = ModbusSource(cfg, None, log, bus=None if run.get("own_uart") else bus,
+        src = ModbusSource(cfg, run.get("board"), log, bus=None if run.get("own_uart") else bus,
                            folder=spec["folder"])
         await src.start()
         site = Site()
@@ -91,6 +91,10 @@ async def one(bus, run):
             return
         raise
     check("error" not in run, label + ": should have failed with " + str(run.get("error")))
+    if run.get("check_de"):  # the board's DE pin drove the transceiver around each request
+        de = src.bus.de
+        check(de is not None and de.id == run["check_de"], label + ": DE pin from the board")
+        check(len(de.history) >= 2 and de.history[-1][1] == 0, label + ": DE pulsed, left low")
     if "log" in run:
         check(any(run["log"] in m for m in log.lines), "%s: %r in the log %r" % (label, run["log"], log.lines))
     for k, want in run["expect"].items():
