@@ -115,6 +115,11 @@ async def main():
     await src.poll(site)
     eq((site.grid_w, site.solar_w), (400, 0), "night: solar draw clamped to 0 (it is consumption)")
     near(site.d_import_uwh, 400 * 600 * 1000000 // 3600, 3125, "10 minutes at 400 W")
+    m.set_load(2, -2500.0)
+    site.clear()
+    await src.poll(site)
+    eq(site.solar_w, -2500, "a reversed solar CT is not hidden (the push check names it)")
+    m.set_load(2, -4.0)
     src.close()
 
     # invert and multiplier: a solar CT clipped backwards; a 200 A grid CT with the gain halved

@@ -32,6 +32,7 @@ _DRAIN_MS = const(1000)
 _CAL_KEYS = (("igain", 0, 65535), ("ugain", 0, 65535), ("ioffset", -32768, 65535),
              ("uoffset", -32768, 65535), ("poffset", -32768, 65535), ("qoffset", -32768, 65535))
 _MAX_CHIPS = const(14)
+_NIGHT_DRAW_W = const(100)
 
 
 def _is_int(v):
@@ -43,9 +44,8 @@ def check_config(src, err):
     hz = src.get("line_hz")
     if hz is not None and hz not in (50, 60):
         err("source.line_hz", "must be 50 or 60")
-    for key in ("ct_model", "board_ct"):
-        if key in src and not isinstance(src[key], str):
-            err("source." + key, "must be text")
+    if "ct_model" in src and not isinstance(src["ct_model"], str):
+        err("source.ct_model", "must be text")
     for key, lo, hi in (("addons", 0, 6), ("ugain", 0, 65535)):
         v = src.get(key)
         if v is not None and (not _is_int(v) or not lo <= v <= hi):
@@ -290,7 +290,9 @@ class CTSource:
         site.grid_w = _w(grid) if self.has["grid"] else None
         if self.has["solar"]:
             solar = _w(solar)
-            site.solar_w = solar if solar > 0 else 0  # an inverter's night draw is consumption
+            # an inverter's night draw is consumption; more negative than that is a CT the
+            # wrong way round: passed on, so the check before each push names it
+            site.solar_w = 0 if -_NIGHT_DRAW_W < solar < 0 else solar
         if self.has["battery"]:
             site.battery_w = _w(batt)
         if net > 0:
