@@ -9,7 +9,7 @@ script runs here with ESPSIM_TICKS_START near 2**30 and must still pass:
            the middle of their loops, with state from before the wrap in use after it.
 
 Measures, per script: passed, and ticks at its first line / at its end (the wrap really happened
-during the run). The scripts run a few at a time: most of their time is waiting."""
+during the run). The scripts run six at a time: most of their time is waiting."""
 import concurrent.futures
 import re
 
@@ -19,7 +19,7 @@ from test_mp_scripts import SCRIPTS
 import subprocess
 
 PERIOD = 1 << 30
-WORKERS = 4
+WORKERS = 6  # the scripts mostly wait (timers, sleeps): little CPU each
 
 
 def _run(script, start, tmp_path, tag):
