@@ -63,8 +63,9 @@ def make_bus():
         return MemBus(spec["mem"]), None
     import machine
     from modbus_rtu import ModbusRTU
-    uart = machine.UART(1, baudrate=9600, timeout=0, port=spec["port"])
-    return ModbusRTU(uart, baudrate=9600, timeout_ms=spec.get("timeout_ms", 1000), retries=1), uart
+    baud = spec.get("baud", 9600)
+    uart = machine.UART(1, baudrate=baud, timeout=0, port=spec["port"])
+    return ModbusRTU(uart, baudrate=baud, timeout_ms=spec.get("timeout_ms", 1000), retries=1), uart
 
 
 async def one(bus, run):
