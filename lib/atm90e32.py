@@ -39,9 +39,10 @@ Readings after poll() (preallocated arrays: a poll allocates nothing):
 
 Errors raise ATM90E32Error with a sentence saying what is wrong (no chip / MISO floating high,
 MISO stuck low, garbage on the bus, a write the chip did not take). Every write and every energy
-read is checked through LastSPIData; MeterEn is checked on every poll: a chip that has reset
-(brown-out) is set up again, on_event() is told, and poll() returns REINIT (readings settle
-~200 ms later; energy counted before the reset is lost with the chip's registers).
+read is checked through LastSPIData; MeterEn and CRCErrStatus are checked on every poll: a chip
+that has reset (brown-out) or whose configuration failed its CRC is set up again, on_event() is
+told, and poll() returns REINIT (readings settle ~200 ms later; energy the chip counted since
+the previous read is lost with its registers).
 
 Calibration helpers: read_reg/write_reg, read32(hi, lo), set_calibration(ph, ...) (unlocks,
 writes, verifies, locks and keeps the values for a later re-initialisation).
@@ -299,18 +300,28 @@ class ATM90E32:
 
     # --- polling --------------------------------------------------------------------------
     def check(self):
-        """MeterEn health check -> OK, or REINIT after setting up a chip that had reset."""
+        """Health check -> OK, or REINIT after setting up again a chip that had reset (MeterEn
+        reads 0) or whose configuration registers failed their CRC (CRCErrStatus not 0)."""
         en = self._read_checked(METER_EN)
         if en == 1:
-            return OK
-        if en != 0:
+            crc = self.read_reg(CRC_ERR_STATUS)
+            if crc == 0:
+                return OK
+            why = "configuration CRC error (CRCErrStatus 0x%04X)" % crc
+        elif en != 0:
             self._bus_error(1, en, "checking MeterEn")
+        else:
+            # MeterEn 0: a reset chip, or a MISO stuck low. MMode0 is never 0 on a live chip
+            # (power-on value 0x0087): telling them apart keeps the log honest.
+            if self.read_reg(MMODE0) == 0:
+                self._bus_error(1, 0, "checking MeterEn")
+            why = "reset (MeterEn=0, brown-out?)"
         self.resets += 1
         if self.on_event:
-            self.on_event("ATM90E32 had reset (MeterEn=0, brown-out?): setting it up again")
+            self.on_event("ATM90E32 %s: setting it up again" % why)
         self.begin()
         if self.on_event:
-            self.on_event("ATM90E32 set up again after a reset (%d so far)" % self.resets)
+            self.on_event("ATM90E32 set up again (%d time(s) since start)" % self.resets)
         return REINIT
 
     def poll(self):

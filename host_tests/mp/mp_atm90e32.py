@@ -166,6 +166,15 @@ eq((m.regs[0x00], m.regs[0x33], m.regs[0x62]), (1, 0x0087, 27961), "configuratio
 eq(d.poll(), OK, "next poll ok")
 near(d.p_mw[0], 2000000, 1, "readings right after re-init")
 eq(d.resets, 1, "reset counted")
+m.corrupt(0x62, 0x1111)  # IgainA flipped by a glitch: the chip's CRC check flags it
+eq(d.poll(), REINIT, "configuration CRC error: set up again")
+check("CRC" in events[2], events)
+eq((m.regs[0x62], m.regs[0x79]), (27961, 0), "gain restored, CRC flag cleared by the reset")
+eq(d.poll(), OK, "then ok")
+m.fault = "stuck_low"
+e = raises(ATM90E32Error, d.poll)
+check("stuck low" in str(e) and len(events) == 4, "MISO stuck low is a bus fault, not a reset: %s" % e)
+m.fault = None
 
 m, d, spi, pin = rig(noise=False)
 m.set_load(0, 18400.0, volts=230.0, amps=80.0)  # 80 A: beyond the 65.535 A register

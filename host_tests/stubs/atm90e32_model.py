@@ -87,6 +87,13 @@ class ATM90E32Model:
         self.resets += 1
         self._update()
 
+    def corrupt(self, addr, value):
+        """A configuration register changes by itself (ESD, a glitch): the chip's CRC check
+        flags it in CRCErrStatus (0x79) until the next reset."""
+        self.regs[addr] = value
+        self.regs[0x79] = 0x0001
+        self._update()
+
     def set_load(self, ph, watts, volts=None, pf=None, amps=None, update=True):
         """True load on phase ph (0..2): active power W (negative = reverse), voltage, |PF|.
         amps forces the true current (e.g. beyond the 65.535 A register range)."""

@@ -201,12 +201,17 @@ class CTSource:
                 self.meters[ch.chip] = atm90e32.ATM90E32(
                     spi, cs, line_hz=hz, phases=st["phases"], pga=st["pga"], ugain=st["ugain"],
                     igain=st["igain"], uoffset=st["uoffset"], ioffset=st["ioffset"],
-                    poffset=st["poffset"], qoffset=st["qoffset"], on_event=self.log.warn)
+                    poffset=st["poffset"], qoffset=st["qoffset"],
+                    on_event=self._event_hook(ch.chip))
             except ValueError as e:
                 raise SourceError("chip %d settings: %s" % (ch.chip, e))
         grid = [(c.chip, c.ph) for c in self.chans if c.role == "grid"]
         self._unused = [(m, ph) for i, m in self.meters.items() for ph in range(3)
                         if (i, ph) not in grid]
+
+    def _event_hook(self, chip):
+        log = self.log
+        return lambda msg: log.warn("chip %d: %s" % (chip, msg))
 
     async def start(self):
         import atm90e32
