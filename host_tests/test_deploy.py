@@ -9,6 +9,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -46,7 +47,7 @@ def vboard(tmp_path_factory):
     (fs / "app" / "gone.mpy").write_bytes(b"M\x06old module the build no longer has")
     (fs / "app" / "config.py").write_text("raise ImportError('stale source shadowing config.mpy')\n")
     proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "vboard.py"), "--dir", str(fs),
-                             "--link", str(link)], stdout=subprocess.PIPE, text=True)
+                             "--link", str(link), "--esp32-stand-ins"], stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
         assert line.startswith("VBOARD "), "virtual board did not start: %r" % line
@@ -75,11 +76,20 @@ def test_deploy_to_virtual_board(image, vboard):
     assert second["copied"] == [] and second["removed"] == []
     assert second["unchanged"] == len(shipped)
 
+    # as on a chip (the ESP32 stand-ins on the virtual board's path): watchdog stretched, then
+    # machine.reset(), which ends the interpreter; the bridge boots a new one, as the chip reboots
     (out / "boot.py").write_bytes((out / "boot.py").read_bytes() + b"# changed\n")
-    third = deploy_tool.deploy(port, out, board="vtest_a", log=log.append)
-    assert third["copied"] == ["boot.py"]
+    third = deploy_tool.deploy(port, out, board="vtest_a", log=log.append, as_esp32=True)
+    assert third["copied"] == ["boot.py"] and third["reset"] is True
     assert (fs / "boot.py").read_bytes().endswith(b"# changed\n")
     assert (fs / "config.json").read_bytes() == CONFIG
+    for _ in range(100):  # wait for the reset to land (an event, not a time limit on anything)
+        if (fs / ".reset_reason").exists():
+            break
+        time.sleep(0.1)
+    assert (fs / ".reset_reason").read_text() == "soft", "machine.reset() was not called"
+    fourth = deploy_tool.deploy(port, out, board="vtest_a", log=log.append)
+    assert fourth["copied"] == [] and fourth["platform"] == "linux", "the board answers after its reset"
 
     with pytest.raises(deploy_tool.DeployError, match="no board profile boards/nope.json"):
         deploy_tool.deploy(port, out, board="nope", log=log.append)

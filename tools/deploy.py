@@ -49,7 +49,7 @@ def _h(p):
 
 _PROBE = _HASH_FN + r"""
 print('DEPLOY-PLATFORM', sys.platform)
-if sys.platform == 'esp32':
+if sys.platform == 'esp32' or %(as_esp32)r:
     import machine
     machine.WDT(timeout=%(wdt)d).feed()
 for d in %(dirs)r:
@@ -161,11 +161,12 @@ def folders(paths):
     return sorted(out, key=lambda d: (d.count("/"), d))
 
 
-def deploy(port, build="build", board=None, dry_run=False, log=print):
-    """-> dict(platform, copied, unchanged, removed, reset)."""
+def deploy(port, build="build", board=None, dry_run=False, log=print, as_esp32=False):
+    """-> dict(platform, copied, unchanged, removed, reset). as_esp32: treat a virtual board that runs
+    the ESP32 stand-ins (tools/vboard.py --esp32-stand-ins) as a chip: stretch its watchdog, reset it."""
     files = local_files(build, board)
     want = {rel: sha256(p) for rel, p in files.items()}
-    probe = _PROBE % {"wdt": WDT_STRETCH_MS, "dirs": [] if dry_run else folders(files), "files": sorted(files),
+    probe = _PROBE % {"wdt": WDT_STRETCH_MS, "as_esp32": bool(as_esp32), "dirs": [] if dry_run else folders(files), "files": sorted(files),
                       "prune": list(PRUNE_DIRS), "mpy": sorted(r for r in files if r.endswith(".mpy"))}
     platform, have, listed, _ = parse(mpremote(port, "exec", probe))
     if platform is None:
@@ -182,7 +183,7 @@ def deploy(port, build="build", board=None, dry_run=False, log=print):
               "removed": [], "reset": False}
     if dry_run:
         return result
-    virtual = platform == "linux"  # the unix port (tools/vboard.py): no soft reset, no machine.reset()
+    virtual = platform == "linux" and not as_esp32  # the unix port (tools/vboard.py): no machine.reset()
     args = []
     if stale:
         args += ["exec", _REMOVE % stale, "+"]
@@ -216,9 +217,11 @@ def main(argv=None):
     ap.add_argument("--board", help="board profile name: copy only boards/NAME.json")
     ap.add_argument("--build", default=str(ROOT / "build"), help="folder made by tools/build.py")
     ap.add_argument("--dry-run", action="store_true", help="only say what would be copied")
+    ap.add_argument("--as-esp32", action="store_true",
+                    help="a virtual board with the ESP32 stand-ins: stretch the watchdog and reset at the end")
     args = ap.parse_args(argv)
     try:
-        deploy(args.port, args.build, args.board, args.dry_run)
+        deploy(args.port, args.build, args.board, args.dry_run, as_esp32=args.as_esp32)
     except DeployError as e:
         print("deploy: %s" % e, file=sys.stderr)
         return 1

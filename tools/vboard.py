@@ -4,8 +4,12 @@
 mpremote talks to it as it talks to an ESP32 on /dev/ttyUSB0 (raw REPL, file transfer, exec), and
 a folder plays the board's filesystem. Used to test `make deploy` without hardware:
 
-    tools/vboard.py [--dir state/vboard] [--link state/vboard.tty]
+    tools/vboard.py [--dir state/vboard] [--link state/vboard.tty] [--esp32-stand-ins]
     make deploy PORT=state/vboard.tty
+
+--esp32-stand-ins puts host_tests/stubs on the path (machine, network, time, ... as on the ESP32,
+device state kept in the board's folder), so machine.WDT and machine.reset() behave like the
+chip's: a reset ends the interpreter and the bridge starts it again, as the chip reboots.
 
 It prints `VBOARD <port> <folder>` once ready and runs until Ctrl-C / SIGTERM. No system package is
 needed: Python's pty module bridges two pseudo-terminals (one for mpremote, one that is the REPL's
@@ -33,7 +37,8 @@ HEAP = 256 * 1024  # the 64-bit unix port needs about twice the ESP32's ~100 KB 
 
 
 class VBoard:
-    def __init__(self, folder, link=None, heap=HEAP):
+    def __init__(self, folder, link=None, heap=HEAP, stand_ins=False):
+        self.stand_ins = stand_ins
         self.folder = pathlib.Path(folder).resolve()
         self.folder.mkdir(parents=True, exist_ok=True)
         self.heap = heap
@@ -62,6 +67,11 @@ class VBoard:
         tty.setraw(slave)  # a UART: no echo, no \n -> \r\n translation (mpremote wants exact bytes)
         env = dict(os.environ)
         env["MICROPYPATH"] = ":.frozen:lib"  # the ESP32's sys.path: '', '.frozen', '/lib'
+        if self.stand_ins:
+            env["MICROPYPATH"] += ":" + str(ROOT / "host_tests" / "stubs")
+            env["ESPSIM_STATE"] = str(self.folder)
+            why = self.folder / ".reset_reason"  # written by the stand-ins' machine.reset()/WDT
+            env["ESPSIM_RESET_CAUSE"] = why.read_text().strip() if self.boots and why.exists() else "power"
         self.proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize=%d" % self.heap, "-i"],
                                      stdin=slave, stdout=slave, stderr=slave, cwd=str(self.folder),
                                      env=env, start_new_session=True)
@@ -124,8 +134,10 @@ def main(argv=None):
     ap.add_argument("--dir", default=str(ROOT / "state" / "vboard"), help="folder playing the board's filesystem")
     ap.add_argument("--link", default=str(ROOT / "state" / "vboard.tty"), help="symlink to the serial port")
     ap.add_argument("--heap", type=int, default=HEAP)
+    ap.add_argument("--esp32-stand-ins", action="store_true",
+                    help="host_tests/stubs on the path: machine.WDT / machine.reset() act as on the chip")
     args = ap.parse_args(argv)
-    board = VBoard(args.dir, args.link, args.heap)
+    board = VBoard(args.dir, args.link, args.heap, args.esp32_stand_ins)
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     print("VBOARD %s %s" % (args.link or board.port, board.folder), flush=True)
