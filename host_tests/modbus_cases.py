@@ -131,16 +131,29 @@ def cases():
         "solar_w": 3900, "grid_w": None, "load_w": None, "battery_w": None, "soc_pm": None,
         "hw_import_wh": None}, {})
     c["sunspec"] = ("sunspec",) + sunspec_case()
+    # the base at 0 or 50000 instead of 40000; a meter-only device (models 1 and 201)
+    r, exp, opts = sunspec_case(base=0)
+    c["sunspec_base0"] = ("sunspec", r, exp, opts)
+    r, exp, opts = sunspec_case(base=50000)
+    c["sunspec_base50000"] = ("sunspec", r, exp, opts)
+    r, _exp, opts = sunspec_case(models=((1, 66), (201, 105)))
+    c["sunspec_meter"] = ("sunspec", r, {"solar_w": None, "grid_w": -12340, "hw_import_wh": 4321000,
+                                         "soc_pm": None, "battery_w": None}, opts)
+    # a battery (802) whose W is + when charging: the user says so with battery_sign -1
+    r, _exp, _opts = sunspec_case(models=((1, 66), (103, 50), (802, 62)), battery=True)
+    c["sunspec_battery"] = ("sunspec", r, {"solar_w": 4567, "grid_w": None, "battery_w": 2500,
+                                           "soc_pm": 375, "battery_wh": 5063}, {"battery_sign": -1})
     return c
 
 
-def sunspec_case():
+def sunspec_case(base=40000, models=((1, 66), (103, 50), (203, 105), (124, 24), (802, 62)),
+                 battery=False):
     """SunSpec map at 40000: common (1), inverter 103, meter 203, storage 124, battery 802."""
     r = Regs()
-    a = 40000
+    a = base
     r.u16(3, a, 0x5375).u16(3, a + 1, 0x6E53)
     a += 2
-    for mid, n in ((1, 66), (103, 50), (203, 105), (124, 24), (802, 62)):
+    for mid, n in models:
         r.u16(3, a, mid).u16(3, a + 1, n)
         for i in range(n):
             r.u16(3, a + 2 + i, 0)
@@ -151,7 +164,7 @@ def sunspec_case():
                     r.u16(3, a + off + i, text[2 * i] << 8 | text[2 * i + 1])
         if mid == 103:
             r.s16(3, a + 14, 4567).s16(3, a + 15, 0)            # W 4567 W
-        if mid == 203:
+        if mid in (201, 203):
             r.s16(3, a + 18, -1234).s16(3, a + 22, 1)           # W -12340 W (SF +1: export)
             r.w32(3, a + 38, 98765).w32(3, a + 46, 43210)       # TotWhExp / TotWhImp
             r.s16(3, a + 54, 2)                                 # x100
@@ -161,6 +174,9 @@ def sunspec_case():
             r.u16(3, a + 11, 0xFFFF).s16(3, a + 56, 0)          # SoC not implemented here
             r.s16(3, a + 47, -2500).s16(3, a + 63, 0)           # W, sign undefined
             r.u16(3, a + 3, 0xFFFF)                             # WHRtg not implemented
+            if battery:
+                r.u16(3, a + 11, 375).s16(3, a + 56, -1)        # SoC 37.5 %
+                r.u16(3, a + 3, 1350).s16(3, a + 53, 1)         # WHRtg 13500 Wh
         a += n + 2
     r.u16(3, a, 0xFFFF).u16(3, a + 1, 0)
     return r, {"solar_w": 4567, "grid_w": -12340, "hw_export_wh": 9876500,

@@ -123,6 +123,8 @@ def test_profiles_in_memory_notes_and_simulator_maps(tmp_path):
         {"label": "bad-baud", "cfg": dict(_cfg("sdm630", 1), baud=9601), "config_error": "source.baud"},
         {"label": "bad-optional", "cfg": _cfg("sdm630", 1, optional="yes"), "config_error": "optional: must be true or false"},
         {"label": "dead-slave", "cfg": _cfg("sdm630", 77), "error": "sdm630 (id 77): read FC04"},
+        {"label": "dead-sunspec", "cfg": _cfg("sunspec", 77), "error": "sunspec (id 77): no reply to the SunSpec probe"},
+        {"label": "not-sunspec", "cfg": _cfg("sunspec", 71), "error": "no SunSpec map (\"SunS\" not at 40000, 0, 50000)"},
         {"label": "malformed", "cfg": _cfg("broken", 1), "config_error": "profile broken is malformed"},
         {"label": "not-json", "cfg": _cfg("notjson", 1), "config_error": "profiles/notjson.json is not valid JSON"},
         {"label": "bad-value", "cfg": _cfg("badtype", 1), "config_error": "badtype value x: unknown type 'f64'"},

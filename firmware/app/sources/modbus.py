@@ -21,7 +21,7 @@ _GRID_FIELDS = (mp.GRID, mp.HW_IMP, mp.HW_EXP)
 _ROLES = ("grid", "site", "solar")
 _BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 _PARITY = {"N": None, "E": 0, "O": 1}
-_SUNSPEC_BASES = (0, 40000, 50000)
+_SUNSPEC_BASES = (40000, 0, 50000)  # the usual one first
 _MAX_MODELS = const(40)
 _MAX_DEVICES = const(8)
 PROFILE_DIR = "profiles"
@@ -177,17 +177,23 @@ class Device:
     async def _discover(self, bus, log):
         # SunSpec: "SunS" at one of the well-known bases, then a chain of (id, length) models
         base = None
+        silent = 0
+        why = None
         for b in _SUNSPEC_BASES:
             try:
                 mv = await bus.read(self.slave, 3, b, 2, self.timeout_ms)
             except Exception as e:
-                if getattr(e, "code", None) is None:  # no answer at all: not a base question
-                    raise SourceError("%s: SunSpec probe at %d failed: %s" % (self.label, b, e))
+                # an exception reply means "nothing here"; some gateways stay silent instead
+                if getattr(e, "code", None) is None:
+                    silent += 1
+                    why = e
                 continue
             if bytes(mv) == b"SunS":
                 base = b
                 break
         if base is None:
+            if silent == len(_SUNSPEC_BASES):
+                raise SourceError("%s: no reply to the SunSpec probe: %s" % (self.label, why))
             raise SourceError("%s: no SunSpec map (\"SunS\" not at %s)" % (
                 self.label, ", ".join(str(b) for b in _SUNSPEC_BASES)))
         models = {}
