@@ -79,10 +79,14 @@ async def one(bus, run):
         return
     eq(errs, [], label + ": config accepted")
     log = ListLog()
+    gc.collect()
+    ram0 = gc.mem_alloc()
     try:
         src = ModbusSource(cfg, run.get("board"), log, bus=None if run.get("own_uart") else bus,
                            folder=spec["folder"])
         await src.start()
+        gc.collect()
+        held = gc.mem_alloc() - ram0  # the compiled profiles, value slots, log lines
         site = Site()
         await src.poll(site)
     except SourceError as e:
@@ -152,9 +156,9 @@ async def one(bus, run):
         frame = gc.mem_alloc() - a
         co.close()
         print("ALLOC %s %d bytes per poll in all (%d requests, %s); poll coroutine frame %d; "
-              "decode+combine %d" % (label, total // n, sum(len(d.prof.blocks) for d in src.devices),
-                                     "in memory" if spec.get("mem") else "RTU master on a pty",
-                                     frame, own // n))
+              "decode+combine %d; RAM held after start %d" % (
+                  label, total // n, sum(len(d.prof.blocks) for d in src.devices),
+                  "in memory" if spec.get("mem") else "RTU master on a pty", frame, own // n, held))
         check(own // n <= spec.get("own_alloc_max", 64), label + ": decode+combine allocation")
     src.close()
 
