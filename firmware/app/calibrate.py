@@ -16,7 +16,8 @@
 # (gain: reference / measured x current gain, clamped to 16 bits; offsets as the application note
 # says), writes it (unlock, write, lock), reads the register back and returns a dict:
 #   {"key": "igain", "value": 26011, "old": 25498, "measured": 12112, "clamped": False, ...}
-# with the config key(s) and value(s) to store. Errors raise CalibrationError with a sentence.
+# with the config key(s) and value(s) to store. Errors (a bad reference, nothing measured, a bus
+# fault, a register that did not take the value) raise CalibrationError with a sentence.
 # The current gain of a channel with a multiplier: the chip runs at gain / multiplier, the config
 # keeps gain (what app.sources.ct divides): the returned "value" is the config's.
 import asyncio
@@ -37,6 +38,15 @@ def _phase(ph):
     if isinstance(ph, int) and 0 <= ph <= 2:
         return ph
     raise CalibrationError("phase must be A, B or C")
+
+
+async def _run(coro):
+    # a bus fault during calibration is a calibration error to the caller (console, portal)
+    import atm90e32
+    try:
+        return await coro
+    except atm90e32.ATM90E32Error as e:
+        raise CalibrationError(str(e))
 
 
 def _s16(v):
@@ -71,7 +81,8 @@ async def _gain(meter, ph, key, reg, ref_units, measured_fn, reads, gap_ms, mult
     back = meter.read_reg(reg)
     if back != new:
         raise CalibrationError("the chip kept %d after writing %d to %s" % (back, new, key))
-    return {"key": key, "value": new * mult, "chip_value": new, "old": old, "measured": measured,
+    return {"key": key, "value": new * mult, "chip_value": new, "old": old * mult,
+            "chip_old": old, "measured": measured,
             "reference": ref_units, "clamped": clamped, "phase": _PH[ph]}
 
 
@@ -80,8 +91,8 @@ async def voltage_gain(meter, ph, ref_volts, reads=_READS, gap_ms=_GAP_MS):
     import atm90e32
     ph = _phase(ph)
     _check_ref(ref_volts, 1, 700, "reference voltage (V)")
-    return await _gain(meter, ph, "ugain", atm90e32.UGAIN_A + 4 * ph, ref_volts * 100,
-                       lambda: meter.urms_cv[ph], reads, gap_ms)
+    return await _run(_gain(meter, ph, "ugain", atm90e32.UGAIN_A + 4 * ph, ref_volts * 100,
+                            lambda: meter.urms_cv[ph], reads, gap_ms))
 
 
 async def current_gain(meter, ph, ref_amps, multiplier=1, reads=_READS, gap_ms=_GAP_MS):
@@ -91,9 +102,9 @@ async def current_gain(meter, ph, ref_amps, multiplier=1, reads=_READS, gap_ms=_
     _check_ref(ref_amps, 0.1, 6553.5 * multiplier, "reference current (A)")
     if isinstance(multiplier, bool) or not isinstance(multiplier, int) or not 1 <= multiplier <= 100:
         raise CalibrationError("multiplier must be a whole number 1..100")
-    r = await _gain(meter, ph, "igain", atm90e32.UGAIN_A + 1 + 4 * ph,
-                    ref_amps * 1000 / multiplier, lambda: meter.irms_ma[ph], reads, gap_ms,
-                    multiplier)
+    r = await _run(_gain(meter, ph, "igain", atm90e32.UGAIN_A + 1 + 4 * ph,
+                         ref_amps * 1000 / multiplier, lambda: meter.irms_ma[ph], reads, gap_ms,
+                         multiplier))
     if meter.over_range(ph):
         raise CalibrationError("current over the chip's range: use a multiplier")
     return r
@@ -118,22 +129,27 @@ async def current_offset(meter, ph, reads=_READS, gap_ms=_GAP_MS):
     """Current offset of phase ph: the CT must be on no wire (or the circuit off)."""
     import atm90e32
     ph = _phase(ph)
-    return await _rms_offset(meter, ph, "ioffset", atm90e32.IRMS_A + ph, atm90e32.IRMS_A_LSB + ph,
-                             atm90e32.UGAIN_A + 3 + 4 * ph, reads, gap_ms)
+    return await _run(_rms_offset(meter, ph, "ioffset", atm90e32.IRMS_A + ph,
+                                  atm90e32.IRMS_A_LSB + ph, atm90e32.UGAIN_A + 3 + 4 * ph, reads,
+                                  gap_ms))
 
 
 async def voltage_offset(meter, ph, reads=_READS, gap_ms=_GAP_MS):
     """Voltage offset of phase ph: the voltage input must be at zero."""
     import atm90e32
     ph = _phase(ph)
-    return await _rms_offset(meter, ph, "uoffset", atm90e32.URMS_A + ph, atm90e32.URMS_A_LSB + ph,
-                             atm90e32.UGAIN_A + 2 + 4 * ph, reads, gap_ms)
+    return await _run(_rms_offset(meter, ph, "uoffset", atm90e32.URMS_A + ph,
+                                  atm90e32.URMS_A_LSB + ph, atm90e32.UGAIN_A + 2 + 4 * ph, reads,
+                                  gap_ms))
 
 
 async def power_offsets(meter, ph, reads=_READS, gap_ms=_GAP_MS):
     """Active/reactive power offsets of phase ph: voltage present, no current."""
+    return await _run(_power_offsets(meter, _phase(ph), reads, gap_ms))
+
+
+async def _power_offsets(meter, ph, reads, gap_ms):
     import atm90e32
-    ph = _phase(ph)
     meter.set_calibration(ph, poffset=0, qoffset=0)
     out = {"phase": _PH[ph]}
     for key, hi, lo, reg in (("poffset", atm90e32.PMEAN_A, atm90e32.PMEAN_A_LSB, atm90e32.POFFSET_A),

@@ -39,6 +39,7 @@ async def main():
     r3 = await calibrate.current_gain(d, "C", 10.0, multiplier=2, gap_ms=0)
     near(r3["chip_value"], 13250, 2, "chip gain at multiplier 2")
     eq(r3["value"], r3["chip_value"] * 2, "config gain = chip gain x multiplier")
+    eq((r3["old"], r3["chip_old"]), (26500, 13250), "old value in config terms too")
 
     # clamping to 16 bits
     r4 = await calibrate.current_gain(d, "C", 6000.0, multiplier=100, gap_ms=0)
@@ -61,6 +62,14 @@ async def main():
             e = x
         check(e is not None, "reference %r refused" % (bad,))
     raises(CalibrationError, calibrate._phase, "D")
+    m.fault = "absent"
+    try:
+        await calibrate.voltage_gain(d, "A", 230.0, gap_ms=0)
+        e = None
+    except CalibrationError as x:
+        e = x
+    check(e is not None and "floats high" in str(e), "a bus fault is a calibration error: %s" % e)
+    m.fault = None
 
     # offsets at zero input
     m.set_load(0, 0.0, volts=230.0)
