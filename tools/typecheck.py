@@ -167,7 +167,7 @@ def check(paths=("firmware", "lib")):
     # between runs (the test's canary) must never get another run's results
     with tempfile.TemporaryDirectory(prefix="mypy-cache-") as cache:
         cmd = [str(ROOT / ".venv" / "bin" / "mypy"), "--config-file", str(ROOT / "mypy.ini"),
-               "--cache-dir", cache] + list(paths)
+               "--cache-dir", cache, "--custom-typeshed-dir", str(site_packages())] + list(paths)
         res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     raw = res.stdout + res.stderr
     found = parse_mypy(raw)
