@@ -137,6 +137,11 @@ async def main():
     await src.poll(site)
     near(site.grid_w, 23000, 2, "multiplier 2 brings 100 A back")
     eq(site.solar_w, 2000, "invert")
+    det = src.detail()
+    eq([(x["channel"], x["role"], x["w"]) for x in det], [("chip 0 A", "grid", 23000),
+                                                          ("chip 0 C", "solar", 2000)], "detail")
+    check(abs(det[0]["a"] - 100.0) < 0.01 and abs(det[0]["v"] - 230.0) < 0.01, det)
+    eq((det[1]["status"], det[0]["status"]), ("reverse", "ok"), "status per channel")
     near(site.d_import_uwh, 23000 * 60 * 1000000 // 3600, 2 * 3125, "grid energy x multiplier")
     src.close()
 

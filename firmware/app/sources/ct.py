@@ -309,5 +309,22 @@ class CTSource:
 
 
 
+    def detail(self):
+        """Per channel, for the console and the status page (allocates: not for the poll):
+        [{"channel": "chip 0 A", "role": "grid", "v": 230.12, "a": 10.5, "w": 2415, "pf": 0.97,
+          "status": "ok"}, ...] from the latest poll (the chip's values, before invert/multiplier
+        for v/a/pf; w as reported to the site)."""
+        out = []
+        for ch in self.chans:
+            m = self.meters.get(ch.chip)
+            if m is None:
+                continue
+            out.append({"channel": ch.label, "role": ch.role, "v": m.urms_cv[ch.ph] / 100,
+                        "a": m.irms_ma[ch.ph] * ch.mult / 1000,
+                        "w": _w(m.p_mw[ch.ph] * ch.sign * ch.mult), "pf": m.pf_pm[ch.ph] / 1000,
+                        "status": m.status_text(ch.ph)})
+        return out
+
+
 def _w(mw):
     return (mw + 500) // 1000 if mw >= 0 else -((-mw + 500) // 1000)
