@@ -11,7 +11,7 @@ ERROR = "E"
 
 class Log:
     def __init__(self, size=_SIZE, echo=True):
-        self._ring = [None] * size
+        self._ring = [None] * size  # type: list  # (static check: the entries become tuples)
         self._next = 0
         self.count = 0
         self.echo = echo
