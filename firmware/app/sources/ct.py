@@ -22,6 +22,7 @@
 import asyncio
 import time
 from micropython import const
+import atm90e32
 from app.sources import SourceError
 
 _ROLES = ("grid", "solar", "battery", "ignored")
@@ -92,7 +93,7 @@ def check_config(src, err):
 
 
 class _Chan:
-    __slots__ = ("chip", "ph", "role", "sign", "mult", "label")
+    __slots__ = ("chip", "ph", "role", "sign", "mult", "label", "meter")
     # declared for the static check (mypy sees no attribute set outside the class); MicroPython ignores them
     chip: int
     ph: int
@@ -165,6 +166,7 @@ class CTSource:
         self._drain_task = None
         self._last_drain = 0
         self._unused = []
+        self._meter_list = []
         self.drain_errors = 0
         for c in cfg.get("channels") or []:
             if c.get("role") == "ignored":
@@ -179,9 +181,8 @@ class CTSource:
             self.chans.append(ch)
         self.has = {r: any(ch.role == r for ch in self.chans) for r in ("grid", "solar", "battery")}
 
-    def _make_meters(self, spi_factory=None, pin_factory=None):
+    def _make_meters(self):
         import machine
-        import atm90e32
         b = self.board
         if not b or not b.get("chips"):
             raise SourceError("no ATM90E32 board profile: set device.board (circuitsetup_split, "
@@ -205,6 +206,9 @@ class CTSource:
                     on_event=self._event_hook(ch.chip))
             except ValueError as e:
                 raise SourceError("chip %d settings: %s" % (ch.chip, e))
+        for c in self.chans:
+            c.meter = self.meters[c.chip]
+        self._meter_list = list(self.meters.items())
         grid = [(c.chip, c.ph) for c in self.chans if c.role == "grid"]
         self._unused = [(m, ph) for i, m in self.meters.items() for ph in range(3)
                         if (i, ph) not in grid]
@@ -214,7 +218,6 @@ class CTSource:
         return lambda msg: log.warn("chip %d: %s" % (chip, msg))
 
     async def start(self):
-        import atm90e32
         if not self.meters:
             self._make_meters()
         for i, m in self.meters.items():
@@ -249,36 +252,51 @@ class CTSource:
                 self.drain_errors += 1  # the next poll reports the fault
             self._last_drain = time.ticks_ms()
 
-    async def _poll_chip(self, i, m):
-        import atm90e32
+    async def _recover(self, i, m):
+        # the rare path: a failed set-up to retry, or a chip that was just set up again
         try:
+            if not m.started:
+                m.begin()
+            await asyncio.sleep_ms(_SETTLE_MS)
             if m.poll() == atm90e32.REINIT:
-                await asyncio.sleep_ms(_SETTLE_MS)
-                if m.poll() == atm90e32.REINIT:
-                    raise SourceError("chip %d keeps resetting (power supply?)" % i)
+                raise SourceError("chip %d keeps resetting (power supply?)" % i)
         except atm90e32.ATM90E32Error as e:
-            # no new set-up here: a soft reset would clear the energy the chip still holds;
-            # a chip that really lost its set-up shows MeterEn 0 and is set up by poll()
             raise SourceError("chip %d: %s" % (i, e))
 
     async def poll(self, site):
-        for i, m in self.meters.items():
-            if not m.started:  # a failed start-up or bus fault: set it up again first
-                try:
-                    m.begin()
-                except Exception as e:
-                    raise SourceError("chip %d: %s" % (i, e))
-                await asyncio.sleep_ms(_SETTLE_MS)
-            await self._poll_chip(i, m)
+        # The work is in plain methods: a coroutine's frame is a heap object, and a small one
+        # here keeps the poll's allocation to that frame (the driver allocates nothing).
+        while True:
+            i = self._poll_chips()
+            if i < 0:
+                break
+            await self._recover(i, self.meters[i])
+        self._fill(site)
+
+    def _poll_chips(self):
+        """Poll every chip -> -1, or the index of a chip to set up again or let settle."""
+        for i, m in self._meter_list:
+            if not m.started:
+                return i
+            try:
+                if m.poll() == atm90e32.REINIT:
+                    return i
+            except atm90e32.ATM90E32Error as e:
+                # no new set-up here: a soft reset would clear the energy the chip still
+                # holds; a chip that really lost its set-up shows MeterEn 0 next poll
+                raise SourceError("chip %d: %s" % (i, e))
+        return -1
+
+    def _fill(self, site):
         self._last_drain = time.ticks_ms()
         for ch in self.chans:
-            if self.meters[ch.chip].over_range(ch.ph):
+            if ch.meter.over_range(ch.ph):
                 raise SourceError("%s (%s CT): current above 65.5 A, reading clipped: use a "
                                   "multiplier (docs/ct-clamps.md)" % (ch.label, ch.role))
         grid = solar = batt = 0
         net = 0  # grid energy counts this poll, import positive
         for ch in self.chans:
-            m = self.meters[ch.chip]
+            m = ch.meter
             p = m.p_mw[ch.ph] * ch.sign * ch.mult
             if ch.role == "grid":
                 grid += p
