@@ -250,3 +250,50 @@ def test_simulator_reads_an_existing_port(tmp_path):
         "exported_kwh": 1234.56, "battery_discharge_kw": 0.8, "battery_soc": 0.815,
         "battery_energy_kwh": 8.15}, out
     assert "huawei_sun2000 (id 7)" in out
+
+
+def test_cpython_decodes_the_notes_alike():
+    """The same source under CPython (one source for both interpreters): the notes' maps decode
+    to the same site values as under MicroPython."""
+    import asyncio
+    import importlib
+    for p in (str(ROOT / "host_tests" / "cpython"), str(ROOT / "firmware")):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    modbus = importlib.import_module("app.sources.modbus")
+    Site = importlib.import_module("app.site").Site
+
+    class Log:
+        def __init__(self):
+            self.lines = []
+
+        def info(self, m):
+            self.lines.append(m)
+        warn = error = info
+
+    class Bus:
+        def __init__(self, regs):
+            self.regs = {3: regs["hr"], 4: regs["ir"]}
+
+        async def read(self, slave, fc, addr, count, timeout_ms=None):
+            t = self.regs[fc]
+            if not any(a in t for a in range(addr, addr + count)):
+                err = Exception("exception 02")
+                err.code = 2
+                raise err
+            return memoryview(b"".join(t.get(a, 0).to_bytes(2, "big") for a in range(addr, addr + count)))
+
+    async def decode(profile, regs, opts):
+        dev = {"profile": profile, "slave": 1, "options": opts}
+        src = modbus.ModbusSource({"type": "modbus", "devices": [dev]}, None, Log(), bus=Bus(regs),
+                                  folder=FOLDER)
+        await src.start()
+        s = Site()
+        await src.poll(s)
+        return s
+
+    for label, (profile, regs, expect, opts) in sorted(cases().items()):
+        s = asyncio.run(decode(profile, regs.maps(), opts))
+        got = {k: getattr(s, k) for k in expect}
+        assert got == expect, (label, got, expect)
+        assert all(type(getattr(s, k)) in (int, type(None)) for k in Site.__slots__), label

@@ -13,6 +13,7 @@
 # (an inverter that switches RS485 off at night): its fields are then left out, not an error.
 import time
 from micropython import const
+from app.clock import ticks_ms, ticks_diff  # with CPython fallbacks: one source for both
 from app.sources import SourceError
 from app.sources import modbus_profile as mp
 
@@ -25,6 +26,13 @@ _SUNSPEC_BASES = (40000, 0, 50000)  # the usual one first
 _MAX_MODELS = const(40)
 _MAX_DEVICES = const(8)
 PROFILE_DIR = "profiles"
+
+
+try:
+    from time import ticks_add as _ticks_add
+except ImportError:  # CPython
+    def _ticks_add(t, d):
+        return (t + d) & 0x3FFFFFFF
 
 
 def _is_int(v):
@@ -305,7 +313,7 @@ class ModbusSource:
         except Exception:
             self.close()  # the app makes a new source to retry: free the port
             raise
-        self.last_ms = time.ticks_ms()
+        self.last_ms = ticks_ms()
 
     def _down(self, d, why):
         # an optional device that does not answer: its fields are left out until it does
@@ -313,14 +321,14 @@ class ModbusSource:
             self.log.warn("%s (optional): %s; left out, retrying every %d s" % (
                 d.label, why, self.retry_ms // 1000))
         d.up = False
-        d.retry_at = time.ticks_add(time.ticks_ms(), self.retry_ms)
+        d.retry_at = _ticks_add(ticks_ms(), self.retry_ms)
 
     async def _restart(self, d):
         try:
             d.reset()
             await d.start(self.bus, self.log)
         except SourceError:
-            d.retry_at = time.ticks_add(time.ticks_ms(), self.retry_ms)
+            d.retry_at = _ticks_add(ticks_ms(), self.retry_ms)
             return False
         d.up = True
         self.log.info("%s answers again" % d.label)
@@ -339,7 +347,7 @@ class ModbusSource:
         # in plain methods, which keeps this coroutine's frame small
         for d in self.devices:
             if not d.up:
-                if time.ticks_diff(time.ticks_ms(), d.retry_at) < 0 or not await self._restart(d):
+                if ticks_diff(ticks_ms(), d.retry_at) < 0 or not await self._restart(d):
                     continue
             for b in d.prof.blocks:
                 try:
@@ -373,15 +381,15 @@ class ModbusSource:
                 self.lone_noted = True
                 self.log.info("modbus: only one lifetime counter: counting import/export from power")
             site.hw_import_wh = site.hw_export_wh = None
-        now = time.ticks_ms()
-        dt = time.ticks_diff(now, self.last_ms)
+        now = ticks_ms()
+        dt = ticks_diff(now, self.last_ms)
         self.last_ms = now
         g = site.grid_w
         if site.hw_import_wh is None and g is not None:
             site.d_import_uwh = self._uwh(0, g * dt if g > 0 else 0)
             site.d_export_uwh = self._uwh(1, -g * dt if g < 0 else 0)
         site.t_ms = now
-        site.t_s = time.time()
+        site.t_s = int(time.time())
 
     def _uwh(self, i, w_ms):
         # uWh = W * ms / 3.6; the remainder is carried so nothing is lost over a run
