@@ -12,6 +12,7 @@
 # version, length or CRC is ignored and logged. See docs/energy-store.md.
 import struct
 import time
+from array import array
 from micropython import const
 from app import clock
 
@@ -30,12 +31,12 @@ SLOTS = ("energy.0", "energy.1")
 
 
 def _crc_table():
-    t = []
+    t = array("H", bytes(512))  # 512 bytes (a list of ints would take 1-2 KB)
     for n in range(256):
         c = n << 8
         for _ in range(8):
             c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
-        t.append(c & 0xFFFF)
+        t[n] = c & 0xFFFF
     return t
 
 
@@ -107,6 +108,8 @@ class Store:
         self.source = None              # where the totals came from at boot
         self.flash_writes = 0
         self.flash_errors = 0
+        self.restored = False           # nothing is written before restore(): it would
+                                        # overwrite good records with a blank state
 
     # --- boot -------------------------------------------------------------------------------
     def restore(self, app):
@@ -158,6 +161,7 @@ class Store:
         else:
             self.log.info("energy: no saved totals: starting from zero")
         self.source = best_from
+        self.restored = True
         e.changed = best is not None and _key(best) != self._cp_key  # flash behind RTC memory
         self._restore_push(app, rtc_rec, power_on, flash_seen)
         app.pusher.on_attempt = self._on_attempt(app)
@@ -191,6 +195,8 @@ class Store:
 
     # --- hooks --------------------------------------------------------------------------------
     def on_poll(self, app):
+        if not self.restored:
+            return
         e = app.energy
         if clock.is_synced():
             day = time.time() // _DAY_S
@@ -207,10 +213,13 @@ class Store:
         self._write_rtc(app)  # last: after a reset RTC memory holds the newest record
 
     def on_push(self, app):
-        self._write_rtc(app)
+        if self.restored:
+            self._write_rtc(app)
 
     def checkpoint(self, app, why):
         """Clean shutdown, config change or update: save everything, remainders included."""
+        if not self.restored:  # stopped before the app started: the records are still right
+            return False
         ok = self._write_flash(app, why)
         self._write_rtc(app)
         return ok
@@ -265,7 +274,7 @@ class Store:
                 fs.write(f, self._buf)
             finally:
                 fs.close(f)
-        except OSError as ex:
+        except Exception as ex:  # OSError, MemoryError: never stop the sampling for it
             self.flash_errors += 1
             self.log.error("energy: cannot save totals to %s: %s" % (path, ex))
             return False  # this slot is suspect; the other still holds the last checkpoint

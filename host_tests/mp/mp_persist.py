@@ -194,7 +194,7 @@ eq(app.energy.wh, newer, "both slots good: the newer wins")
 
 
 # --- a power cut at every step of a checkpoint write -------------------------------------
-class PowerCut(Exception):
+class PowerCut(BaseException):  # nothing in the firmware may catch it
     pass
 
 
@@ -402,6 +402,16 @@ for i in range(200):
 a1 = gc.mem_alloc()
 gc.enable()
 eq(a1 - a0, 0, "bytes allocated by 200 polls' energy + record packing")
+
+# --- stopped before the app started (Ctrl-C or a crash during Wi-Fi join): nothing written ---
+raw_before = slots() + [rtc_raw()]
+_espsim.RESET_CAUSE = "soft"
+early = FakeApp()
+st_early = Store(early.log)
+check(st_early.checkpoint(early, "stop") is False, "checkpoint before restore refused")
+st_early.on_poll(early)
+st_early.on_push(early)
+eq(slots() + [rtc_raw()], raw_before, "records untouched by a store that never restored")
 
 # --- a storage fault never stops the sampling --------------------------------------------
 
