@@ -81,10 +81,15 @@ class Device:
     def finish(self):
         """Ask the script to run its MicroPython-side checks and stop; -> its stdout (passed)."""
         import urllib.request
-        try:
-            urllib.request.urlopen(self.url + "/_test/finish", timeout=20).read()
-        except Exception as e:  # the result below says what happened
-            print("finish request: %s" % e)
+        for _ in range(20):  # short of memory, the portal may drop a request: ask again
+            try:
+                urllib.request.urlopen(self.url + "/_test/finish", timeout=20).read()
+                break
+            except Exception as e:  # the result below says what happened
+                print("finish request: %s" % e)
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.2)
         try:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -225,31 +225,21 @@ def test_status_page_and_settings(tmp_path, mpy_path):
     print(heap_line(out))
 
 
-def test_portal_heap_96k(tmp_path, mpy_path):
-    """Portal mode in a 96 KB heap (PORTAL_HEAP): what a phone does first (probes, the set-up page)
-    must work; the rest of the flow is reported (ok, or a clean 503 when memory runs short), the
-    server must stay up throughout, and the heap figures are printed for the benchmark."""
-    dev = Device("setup", tmp_path, mpy_path, heap=PORTAL_HEAP, args=["heaponly"])
-    done = []
+def test_portal_heap(tmp_path, mpy_path):
+    """Portal mode's heap, measured on a phone's path: probes, the set-up page, a form with errors,
+    the good form, the join result. Printed for the benchmark, against the issue's 96 KB target
+    (PORTAL_HEAP); `make bench` bisects the smallest heap in which the portal serves its pages."""
+    dev = Device("setup", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP, args=["heaponly"])
     try:
-        for path in ("/generate_204", "/hotspot-detect.html", "/connecttest.txt", "/", "/"):
-            st, _, body = request(dev, "GET", path)
-            assert st == (200 if path == "/" else 302), (path, st, body[:200])
-            done.append(path)
-        steps = (("POST /save (errors)", "/save", dict(GOOD, api_key="", push_interval_s="5"), 400),
-                 ("POST /save", "/save", GOOD, 303))
-        for what, path, form, want in steps:
-            st, _, body = request(dev, "POST", path, body=form)
-            assert st in (want, 503), (what, st, body[:300])
-            done.append("%s: %s" % (what, "ok" if st == want else "503 short of memory"))
-            assert request(dev, "GET", "/_test/mem")[0] == 200  # still serving
-        if done[-1].endswith("ok"):
-            page = wait_until(lambda: (lambda r: r[2] if "Trying" not in r[2] else None)(
-                request(dev, "GET", "/result")), "the join result")
-            done.append("join: " + ("ok" if "Connected to" in page else "failed: " + page[-300:]))
+        for path in ("/generate_204", "/hotspot-detect.html", "/connecttest.txt", "/"):
+            assert request(dev, "GET", path)[0] == (200 if path == "/" else 302), path
+        assert request(dev, "POST", "/save", body=dict(GOOD, api_key="", push_interval_s="5"))[0] == 400
+        assert request(dev, "POST", "/save", body=GOOD)[0] == 303
+        wait_until(lambda: "Connected to" in request(dev, "GET", "/result")[2], "the join result")
         out = dev.finish()
     finally:
         dev.kill()
     heap = heap_line(out)
-    print("portal mode in a %d-byte heap: %s; %s requests, most live after a request %s bytes, most in "
-          "use %s" % (PORTAL_HEAP, "; ".join(done), heap["requests"], heap["max_live"], heap["max_alloc"]))
+    print("portal mode (target: a %d-byte heap): most live after a request %s bytes, most in use "
+          "%s bytes, after the imports %s bytes (%s requests)" % (PORTAL_HEAP, heap["max_live"], heap["max_alloc"],
+                                                          heap["base"], heap["requests"]))

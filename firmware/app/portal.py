@@ -1,7 +1,8 @@
 # The device's web server (Microdot): the set-up portal and, once provisioned, the LAN pages.
 #
-#   web = make(cfg, log, app=None, port=80, wlan=None, on_saved=None); await web.start_server(...)
+#   web = make(cfg, log, app=None, port=80, wlan=None, on_saved=None); await run(web, host, port, log)
 #   or: await serve(cfg, log, app=None, host="0.0.0.0", port=80, wlan=None, on_saved=None)
+#   status_service(app, log): the LAN pages as one of app.main's services (port portal.http_port)
 # app None  -> set-up mode (captive portal on the access point): "/" is the set-up form; the OS
 #              connectivity probes, unknown paths and other hosts redirect to http://<portal ip>/.
 # app given -> running mode (LAN): the status page and /api/status (app.statuspage); /settings
@@ -116,6 +117,8 @@ def read_form(req):
     """-> dict of the posted form fields, or None when the body is not a readable form."""
     try:
         f = req.form
+    except MemoryError:
+        raise  # not the client's fault: the 503 handler answers
     except Exception:  # bad %-escapes, bad UTF-8
         return None
     if f is None:
@@ -150,8 +153,7 @@ class Web(Microdot):
                 pass
         finally:
             self.conns -= 1
-            if not self.conns:
-                self.forget()
+            self.forget()  # another request may still use them: it keeps its own references
             gc.collect()
 
     def on(self, path, handler, methods=("GET",)):
@@ -283,9 +285,38 @@ async def serve(cfg, log, app=None, host="0.0.0.0", port=80, wlan=None, on_saved
             wlan = None
     web = make(cfg, log, app, port, wlan, on_saved)
     log.info("%s on http://%s:%d/" % ("set-up portal" if app is None else "status page", host, port))
+    await run(web, host, port, log)
+
+
+async def run(web, host, port, log):
+    """Serve `web` until cancelled. MicroPython's accept loop dies for good when an allocation
+    fails in it (out of memory at the wrong moment): the server is then started again."""
+    while True:
+        try:
+            await web.start_server(host=host, port=port)
+            return  # shut down on purpose
+        except OSError:
+            raise  # the port is taken, or no network: the caller decides
+        except Exception as e:
+            log.warn("web server stopped (%s: %s): restarting it" % (type(e).__name__, e))
+        finally:  # a stopped server leaves MicroPython's listening socket open: free the port
+            srv = getattr(web, "server", None)
+            if srv is not None:
+                srv.close()
+                web.server = None
+            gc.collect()
+        await asyncio.sleep_ms(500)
+
+
+async def status_service(app, log):
+    """The LAN status page as one of the app's services (app.main._services). While it listens,
+    app.web_running is True: the set-up network then needs no web server of its own."""
+    cfg = app.cfg
+    port = cfg.get("portal", "http_port")
+    app.web_running = True
     try:
-        await web.start_server(host=host, port=port)
-    finally:  # a cancelled server leaves MicroPython's listening socket open: free the port
-        srv = getattr(web, "server", None)
-        if srv is not None:
-            srv.close()
+        await serve(cfg, log, app, "0.0.0.0", port)
+    except OSError as e:  # the port is taken: the meter runs on without its page
+        log.error("status page: cannot listen on port %d: %s" % (port, e))
+    finally:
+        app.web_running = False

@@ -88,12 +88,12 @@ def fields(data):
     return f
 
 
-def lookup(data, errors, nets, action, setup):
+def lookup(data, saved, errors, nets, action, setup):
     """-> the function that fills web/form.html's {{key}}s from `data` (a config dict). Secrets
     are never put in the page: their fields stay empty, and a hint says whether one is set."""
     f = fields(data)
-    c = data["chargehq"]
-    admin = data["device"]["admin_password"]
+    c = saved["chargehq"]  # the secrets' hints say what is stored, not what was just typed
+    admin = saved["device"]["admin_password"]
 
     def value(key):
         if key.startswith("sel:"):  # sel:FIELD:VALUE -> " selected" when the field has that value
@@ -113,7 +113,7 @@ def lookup(data, errors, nets, action, setup):
         if key == "net_table":
             return _net_table(nets)
         if key == "password_hint":
-            return "unchanged if left empty (same network)" if data["wifi"]["password"] else ""
+            return "unchanged if left empty (same network)" if saved["wifi"]["password"] else ""
         if key == "key_hint":
             return "set: leave empty to keep it" if c["api_key"] else ""
         if key == "key_required":
@@ -161,8 +161,8 @@ def form_page(web, errors=None, data=None, status=200):
             intro += "<p>Needed: %s.</p>" % esc(cfg.problem)
     else:
         intro = '<p><a href="/">Back to status</a></p>'
-    form = render("form", lookup(data or cfg.data, errors, nets(web), "/save" if web.setup else "/settings",
-                                 web.setup))
+    form = render("form", lookup(data or cfg.data, cfg.data, errors, nets(web),
+                                 "/save" if web.setup else "/settings", web.setup))
     return page("Set up your meter" if web.setup else "Settings", _chain(intro, form), status)
 
 

@@ -91,7 +91,7 @@ async def main():
     web.on("/_test/mem", mem)
     web.on("/_test/finish", finish)
 
-    tasks = [asyncio.create_task(web.start_server(host="127.0.0.1", port=PORT))]
+    tasks = [asyncio.create_task(portal.run(web, "127.0.0.1", PORT, log))]
     if app is not None:
         tasks.append(asyncio.create_task(app.run()))
     await asyncio.sleep_ms(50)
