@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from mp import MICROPYTHON, MP_TESTS, ROOT, STUBS, check_mp, mp_env
+from mp import MICROPYTHON, MP_TESTS, ROOT, STUBS, mp_env
 
 DRIVER = MP_TESTS / "fx_persist_power.py"
 EVERY_MS = 100          # checkpoint interval the driver uses (time compressed)
@@ -128,10 +128,22 @@ def test_random_power_cuts_and_resets(tmp_path):
                                                          total_pushes, worst_loss, EVERY_MS + SLACK_MS))
 
 
-def test_store_with_ticks_about_to_wrap(tmp_path):
-    """The MicroPython store checks again with ticks_ms starting 1 s before the 2**30 wrap."""
-    check_mp("mp_persist.py", state_dir=tmp_path, heap=1024 * 1024,
-             env={"ESPSIM_TICKS_START": 2 ** 30 - 1000})
+def test_ticks_wrap_during_a_run(tmp_path):
+    """ticks_ms wraps at 2**30 200 ms into the run: uptime keeps going up, flash checkpoints keep
+    their interval (never two within EVERY_MS of device time), and a soft reset after the wrap
+    restores exactly what was counted."""
+    out, err, ended = run_driver(tmp_path, "power", 150, "soft", 30, 2 ** 30 - 200)
+    assert ended == "soft", (out, err)
+    boot, polls, _ = parse(out)
+    ups = [up for _, up, _ in polls]
+    assert ups == sorted(ups) and ups[-1] > 200, "uptime across the wrap: %r" % ups[::10]
+    writes = [(up, w) for _, up, w in polls]
+    at = [up for (up, w), (_, w0) in zip(writes[1:], writes) if w > w0]
+    assert len(at) >= 2, writes
+    assert all(b - a >= EVERY_MS for a, b in zip(at, at[1:])), at
+    out2, err2, _ = run_driver(tmp_path, "soft", 1, "soft", 30, 2 ** 30 - 5)
+    boot2, _, _ = parse(out2)
+    assert boot2[1] == polls[-1][0] and boot2[2] == "RTC memory", (boot2, polls[-1])
 
 
 SIM = [sys.executable, str(ROOT / "tools" / "sim.py")]
