@@ -190,6 +190,7 @@ async def main():
                                   {"chip": 1, "phase": "C", "role": "ignored"}]}, SIX, {5: m0, 4: m1})
     await src.start()
     eq((m0.regs[0x33], m1.regs[0x33]), (0x1087, 0x1087), "both chips at 60 Hz, 3 phases")
+    m0.line_hz = m1.line_hz = 50  # a 50 Hz grid, configured as 60 Hz
     m0.set_load(0, 500.0)
     m0.set_load(1, 2000.0)
     m1.set_load(1, 1200.0)
@@ -199,6 +200,9 @@ async def main():
     site.clear()
     await src.poll(site)
     eq((site.grid_w, site.solar_w, site.battery_w), (500, 2000, 1200), "6-channel roles")
+    eq([l for l in log.lines if "line frequency" in l],
+       ["chip 0: line frequency 50.00 Hz is outside the 60 Hz band: check source.line_hz"],
+       "a wrong line_hz is logged once")
     eq(m1.regs[0x83], 0, "ignored channel's register drained too")
 
     # faults: an error, never zeros; counts wait for the next good poll

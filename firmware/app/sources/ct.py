@@ -167,6 +167,7 @@ class CTSource:
         self._last_drain = 0
         self._unused = []
         self._meter_list = []
+        self._freq_warned = False
         self.drain_errors = 0
         for c in cfg.get("channels") or []:
             if c.get("role") == "ignored":
@@ -281,6 +282,11 @@ class CTSource:
             try:
                 if m.poll() == atm90e32.REINIT:
                     return i
+                if (m.freq_high() or m.freq_low()) and not self._freq_warned:
+                    self._freq_warned = True  # once: a wrong setting stays wrong
+                    self.log.warn("chip %d: line frequency %d.%02d Hz is outside the %d Hz band: "
+                                  "check source.line_hz" % (i, m.freq_chz // 100, m.freq_chz % 100,
+                                                            m.line_hz))
             except atm90e32.ATM90E32Error as e:
                 # no new set-up here: a soft reset would clear the energy the chip still
                 # holds; a chip that really lost its set-up shows MeterEn 0 next poll
