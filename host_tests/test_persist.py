@@ -140,7 +140,8 @@ def test_ticks_wrap_during_a_run(tmp_path):
     writes = [(up, w) for _, up, w in polls]
     at = [up for (up, w), (_, w0) in zip(writes[1:], writes) if w > w0]
     assert len(at) >= 2, writes
-    assert all(b - a >= EVERY_MS for a, b in zip(at, at[1:])), at
+    # (the printed uptime is read a moment after the store's own check: a few ms of jitter)
+    assert all(b - a >= EVERY_MS - 10 for a, b in zip(at, at[1:])), at
     out2, err2, _ = run_driver(tmp_path, "soft", 1, "soft", 30, 2 ** 30 - 5)
     boot2, _, _ = parse(out2)
     assert boot2[1] == polls[-1][0] and boot2[2] == "RTC memory", (boot2, polls[-1])
