@@ -134,6 +134,7 @@ def _session(term, state, chq):
     assert "wifi       HomeNet, IP" in got, got
     assert re.search(r"energy     today import (\d+\.\d{3}|-) export (\d+\.\d{3}|-) kWh; lifetime "
                      r"import \d+\.\d{3} export \d+\.\d{3} kWh", got), got
+    assert re.search(r"store      totals restored from \S+; \d+ flash writes, 0 errors", got), got
     assert re.search(r"device     up 0:00:\d\d, free heap \d+ bytes, reset cause power-on", got), got
 
     # watch: a line a second until Enter

@@ -85,12 +85,24 @@ def c_status(con, args):
     if w is None:
         con.say("wifi       (no station)")
     elif w.get("connected"):
-        con.say("wifi       %s, IP %s, RSSI %s dBm" % (w.get("ssid"), w.get("ip"), w.get("rssi")))
+        con.say("wifi       %s, IP %s, RSSI %s dBm%s" % (
+            w.get("ssid"), w.get("ip"), w.get("rssi"),
+            ", %d outages" % w["outages"] if w.get("outages") else ""))
     else:
-        con.say("wifi       not connected (network %s)" % w.get("ssid"))
+        why = w.get("reason")
+        down = w.get("down_s")
+        con.say("wifi       not connected to %s%s%s" % (
+            w.get("ssid"), ": %s" % why if why else "", ", down %d s" % down if down else ""))
+    if w and w.get("setup_ap"):
+        con.say("set-up AP  open (its name and password are in the log)")
     e = app.energy  # integers (the status dict's floats are 32-bit on the chip)
     con.say("energy     today import %s export %s kWh; lifetime import %s export %s kWh" % (
         _kwh(e.today_wh(0)), _kwh(e.today_wh(1)), _kwh(e.wh[0]), _kwh(e.wh[1])))
+    st = g("energy_store")
+    if st:
+        con.say("store      totals restored from %s; %s flash writes, %s errors; checkpoint every %s s"
+                % (st.get("restored_from"), st.get("flash_writes"), st.get("flash_errors"),
+                   st.get("checkpoint_s")))
     con.say("device     up %s, free heap %d bytes, reset cause %s, clock %s" % (
         clock.fmt_uptime(g("uptime_s", 0) * 1000), g("free_heap") or 0, g("reset_cause"),
         "synced" if g("clock_synced") else "not set"))
