@@ -38,6 +38,9 @@ def _services(app, log):
     if app.cfg.get("console", "enabled"):
         from app.console import serve
         out.append(serve(app))
+    if app.cfg.get("portal", "status_page"):  # LAN status page + /api/status (imports Microdot)
+        from app.portal import status_service
+        out.append(status_service(app, log))
     return out
 
 
