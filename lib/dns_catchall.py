@@ -173,7 +173,10 @@ class DnsCatchAll:
     def open(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # reopen at once after close()
+        except (AttributeError, OSError):
+            pass
+        try:
             s.bind(socket.getaddrinfo(self.bind_ip, self.port)[0][-1])
             s.setblocking(False)
         except Exception:
