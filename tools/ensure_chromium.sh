@@ -15,9 +15,11 @@ fi
 echo "ensure_chromium: installing Debian's chromium (apt-get)..." >&2
 export DEBIAN_FRONTEND=noninteractive
 # one update first: a fresh machine has no package lists
-apt-get install -y -q chromium >/dev/null 2>&1 || {
-    apt-get update -q >/dev/null
-    apt-get install -y -q chromium >/dev/null
+# wait for another apt/dpkg run (a parallel test, unattended upgrades) instead of failing at once
+APT="apt-get -o DPkg::Lock::Timeout=300 -y -q"
+$APT install chromium >/dev/null 2>&1 || {
+    $APT update >/dev/null
+    $APT install chromium >/dev/null
 }
 if [ ! -x "$CHROMIUM" ]; then
     echo "ensure_chromium: apt-get finished but $CHROMIUM is still missing" >&2
