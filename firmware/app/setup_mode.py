@@ -78,14 +78,7 @@ async def _serve_portal(cfg, log, host, port, app=None):
     web = portal.make(cfg, log, None, port, network.WLAN(network.STA_IF),
                       _restart_after_setup(app) if app is not None else None)
     log.info("set-up portal on http://%s:%d/" % (host, port))
-    try:
-        await web.start_server(host=host, port=port)
-    finally:
-        # cancelling start_server leaves MicroPython's listening socket open: close it, so the
-        # port is free when the set-up network opens again
-        srv = getattr(web, "server", None)
-        if srv is not None:
-            srv.close()
+    await portal.run(web, host, port, log)  # restarts a server that died; frees the port when cancelled
 
 
 class SetupAP:
@@ -112,6 +105,14 @@ class SetupAP:
         self._last_client = None
         self._dns_seen = 0
         self.opens = 0
+
+    def is_client(self, addr):
+        """True when `addr` (an IPv4 address string) is a phone on the set-up network (same /24
+        as the access point): the web side can give it the set-up form while the app runs."""
+        ip = self.ip
+        if not self.active or not ip or not addr:
+            return False
+        return addr.rsplit(".", 1)[0] == ip.rsplit(".", 1)[0] and addr != ip
 
     def touch(self):
         """Someone used the portal (the web side may call this on each request)."""

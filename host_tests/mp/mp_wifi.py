@@ -263,6 +263,8 @@ async def t_http_task_and_errors():
     await s.open()
     await asyncio.sleep_ms(50)
     mptest.eq(seen, [("start", "127.0.0.1", 8080)], "portal started on the AP address")
+    mptest.check(s.is_client("127.0.0.7") and not s.is_client("10.0.0.7") and not s.is_client(None),
+                 "a phone on the set-up network is recognised by its address")
     mptest.check(has(log, "then open http://127.0.0.1:8080/"), "URL on the console")
     await s.close()
     await asyncio.sleep_ms(20)
