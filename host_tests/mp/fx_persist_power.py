@@ -3,7 +3,8 @@
 # clock, real RTC memory and flash files, polls every few ms and a push whenever the 30 s floor
 # allows. Prints what the harness checks:
 #   BOOT <cause> <restored uWh> <source>
-#   P <total uWh> <uptime ms> <flash writes>   after each poll (RTC record already written)
+#   P <total uWh> <uptime before> <uptime after> <flash writes>
+#                              after each poll (RTC record written, flash checked in between)
 #   PUSH <uptime ms>                          a push starts
 # usage: fx_persist_power.py EVERY_MS RESET_AFTER_POLLS(-1: never) RESET_KIND(soft|wdt)
 import sys
@@ -54,8 +55,9 @@ print("BOOT", _espsim.RESET_CAUSE, total(), st.source)
 n = 0
 while True:
     e.add(STEP_UWH, 0)
+    before = clock.uptime_ms()
     st.on_poll(app)
-    print("P", total(), clock.uptime_ms(), st.flash_writes)
+    print("P", total(), before, clock.uptime_ms(), st.flash_writes)
     p = app.pusher
     if p.due_in_ms() <= 0 and p.floor_in_ms() <= 0:
         p.last_attempt_up = clock.uptime_ms()   # what Pusher.send does as a request starts
