@@ -5,6 +5,7 @@ the config saved atomically, the new network tried with the AP up; then the LAN 
 import base64
 import http.client
 import json
+import random
 import socket
 import urllib.parse
 
@@ -39,12 +40,18 @@ def request(dev, method, path, body=None, headers=None):
     return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
 
 
-def raw(dev, data, timeout=10):
-    """Send bytes as they are; -> what came back before the server closed (b'' if nothing)."""
+def raw(dev, data, timeout=10, half_close=False):
+    """Send bytes as they are; -> what came back before the server closed (b'' if nothing).
+    half_close: end our side after sending (the server sees the end of the request)."""
     s = socket.create_connection(("127.0.0.1", dev.port), timeout=timeout)
     out = b""
     try:
         s.sendall(data)
+        if half_close:
+            try:
+                s.shutdown(socket.SHUT_WR)
+            except OSError:  # it has answered and closed already
+                pass
         while True:
             chunk = s.recv(4096)
             if not chunk:
@@ -55,6 +62,33 @@ def raw(dev, data, timeout=10):
     finally:
         s.close()
     return out
+
+
+def fuzz(dev, count, seed=6):
+    rnd = random.Random(seed)
+    # a form that cannot be saved (no API key, no admin password), however it is mutated
+    body = urllib.parse.urlencode(dict(GOOD, api_key="", admin_password="")).encode()
+    seeds = [b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: */*\r\n\r\n" % dev.port,
+             b"GET /generate_204?x=%%41 HTTP/1.0\r\nHost: a\r\n\r\n",
+             b"POST /save HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/x-www-form-"
+             b"urlencoded\r\nContent-Length: %d\r\n\r\n%s" % (dev.port, len(body), body)]
+    for i in range(count):
+        data = bytearray(rnd.choice(seeds))
+        for _ in range(rnd.randint(1, 8)):
+            op = rnd.random()
+            pos = rnd.randrange(len(data))
+            if op < 0.4:
+                data[pos] = rnd.randrange(256)
+            elif op < 0.6:
+                del data[pos:pos + rnd.randint(1, 20)]
+            elif op < 0.8:
+                data[pos:pos] = rnd.choice((b"\r\n", b":", b"%", b"\x00", b"\xff", b"%zz", b"&=&",
+                                            b"Content-Length: 99999\r\n", b"9" * 30))
+            else:
+                data[pos:pos] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 50)))
+        reply = raw(dev, bytes(data), timeout=20, half_close=True)
+        assert reply == b"" or reply.startswith(b"HTTP/1.0 "), (bytes(data), reply[:100])
+        assert dev.proc.poll() is None, "the portal died on %r" % bytes(data)
 
 
 def test_setup_portal(tmp_path, mpy_path):
@@ -101,6 +135,10 @@ def test_setup_portal(tmp_path, mpy_path):
         st, _, _ = request(dev, "POST", "/save", body=json.dumps(GOOD),
                            headers={"Content-Type": "application/json"})
         assert st == 400
+
+        # a few hundred mutated requests (seeded): each answered or closed, never a crash
+        fuzz(dev, 300)
+        assert request(dev, "GET", "/")[0] == 200
 
         # validation: every problem named at once, values echoed escaped, nothing saved
         form = dict(GOOD, ssid="<script>alert(1)</script>", push_interval_s="10", api_key="",
@@ -243,3 +281,15 @@ def test_portal_heap(tmp_path, mpy_path):
     print("portal mode (target: a %d-byte heap): most live after a request %s bytes, most in use "
           "%s bytes, after the imports %s bytes (%s requests)" % (PORTAL_HEAP, heap["max_live"], heap["max_alloc"],
                                                           heap["base"], heap["requests"]))
+
+
+def test_form_to_config(tmp_path):
+    """Every source's part of the form -> config (CT inputs from the board file, Modbus devices),
+    what is kept on re-saving, and each mistake named; under MicroPython, in a folder laid out as
+    the board's filesystem (boards/, profiles/)."""
+    import shutil
+    from mp import ROOT, check_mp
+    shutil.copytree(ROOT / "boards", tmp_path / "boards")
+    shutil.copytree(ROOT / "firmware" / "profiles", tmp_path / "profiles")
+    import build_microdot
+    check_mp("fx_portal_forms.py", state_dir=tmp_path, extra_path=[str(build_microdot.ensure())])

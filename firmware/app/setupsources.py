@@ -1,7 +1,6 @@
 # The meter part of a submitted settings form: CT inputs of the chosen board, or the Modbus
 # device. Loaded only when the form chose one of these sources (app.setupsave does the rest).
 from micropython import const
-from app.setupsave import whole
 
 ROLES = ("", "grid", "solar", "battery")  # "" = not used (web/form.html offers these)
 CT_INPUTS = const(6)
@@ -52,6 +51,7 @@ def ct_source(form, old, board_name, errors):
 
 
 def modbus_source(form, old, errors):
+    from app.setupsave import whole
     src = {"type": "modbus"}
     baud = whole(form, "baud", errors, "Modbus baud rate")
     if baud is not None:

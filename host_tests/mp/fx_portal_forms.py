@@ -1,0 +1,100 @@
+# The settings form -> config under MicroPython, for every source (run by test_portal.py in a
+# folder holding the repo's boards/ and profiles/, as a board's filesystem does).
+from mptest import check, eq, done
+from app import config
+from app.setupsave import apply
+from app.webforms import fields, lookup
+
+BASE = {"ssid": "HomeNet", "password": "pw-12345678", "api_key": "chq-KEY-0123456789",
+        "push_interval_s": "60", "admin_password": "admin-pass-1", "board": "", "line_hz": "50",
+        "profile": "", "slave": "1", "baud": "9600"}
+
+
+def form(**kw):
+    f = dict(BASE)
+    f.update(kw)
+    return f
+
+
+empty = config.defaults()
+
+# CT clamps: each chosen input becomes {"chip", "phase", "role"} from the board's own list
+data, errors, fresh = apply(empty, form(source="atm90e32", board="circuitsetup_6ch", ct1="grid",
+                                        ct2="grid", ct4="solar", line_hz="60"))
+eq(errors, [], "CT form accepted")
+eq(data["source"]["channels"], [{"chip": 0, "phase": "A", "role": "grid"}, {"chip": 0, "phase": "B", "role": "grid"},
+                                {"chip": 1, "phase": "A", "role": "solar"}], "channels from the board")
+eq(data["source"]["line_hz"], 60, "mains frequency")
+eq(data["device"]["board"], "circuitsetup_6ch", "board saved in device.board")
+check(not fresh.needs_setup, "complete: %s" % fresh.problem)
+# shown again: the roles come back in the board's order
+f = fields(data)
+eq((f["ct1"], f["ct2"], f.get("ct3"), f["ct4"]), ("grid", "grid", "", "solar"), "roles shown again")
+# re-saving keeps what the form does not show (invert, calibration) and other source keys
+data["source"]["channels"][0]["invert"] = True
+data["source"]["channels"][0]["igain"] = 31000
+data["source"]["ct_model"] = "SCT-016"
+data2, errors, _ = apply(data, form(source="atm90e32", board="circuitsetup_6ch", ct1="grid", ct2="",
+                                    ct4="battery", line_hz="60", api_key="", password="", admin_password=""))
+eq(errors, [], "re-saved")
+eq(data2["source"]["channels"], [{"chip": 0, "phase": "A", "role": "grid", "invert": True, "igain": 31000},
+                                 {"chip": 1, "phase": "A", "role": "battery"}], "calibration kept, roles changed")
+eq(data2["source"]["ct_model"], "SCT-016", "source keys kept")
+eq(data2["chargehq"]["api_key"], "chq-KEY-0123456789", "empty API key field keeps the key")
+eq(data2["wifi"]["password"], "pw-12345678", "same network, empty password field keeps it")
+eq(data2["device"]["admin_password"], "admin-pass-1", "empty admin field keeps it")
+data3, errors, _ = apply(data, form(source="atm90e32", board="circuitsetup_6ch", ct1="grid", ssid="Other",
+                                    password=""))
+eq(data3["wifi"]["password"], "", "another network with an empty password field: open network")
+
+# CT mistakes, each named
+_, errors, _ = apply(empty, form(source="atm90e32", board="circuitsetup_split", ct1="grid", ct3="solar"))
+check("CT3: board circuitsetup_split has only 2 CT inputs" in errors, errors)
+_, errors, _ = apply(empty, form(source="atm90e32", board="", ct1="grid"))
+check(any("choose the board" in e for e in errors), errors)
+_, errors, _ = apply(empty, form(source="atm90e32", board="circuitsetup_split"))
+check(any("at least one CT" in e for e in errors), errors)
+_, errors, _ = apply(empty, form(source="atm90e32", board="circuitsetup_split", ct1="<script>"))
+check("CT1: unknown role" in errors, errors)
+_, errors, _ = apply(empty, form(source="atm90e32", board="../etc/passwd", ct1="grid"))
+check(any("choose the board" in e for e in errors), errors)
+
+# Modbus: profile, slave id, baud; a second device on the bus stays as it was
+data, errors, fresh = apply(empty, form(source="modbus", profile="sdm630", slave="2", baud="9600"))
+eq(errors, [], "Modbus form accepted")
+eq(data["source"], {"type": "modbus", "baud": 9600, "devices": [{"profile": "sdm630", "slave": 2}]}, "modbus")
+data["source"]["devices"].append({"profile": "sungrow_sh", "slave": 1, "role": "site"})
+data["source"]["devices"][0]["timeout_ms"] = 500
+data2, errors, _ = apply(data, form(source="modbus", profile="sdm72", slave="3", baud="19200"))
+eq(errors, [], "re-saved")
+eq(data2["source"]["devices"], [{"profile": "sdm72", "slave": 3, "timeout_ms": 500},
+                                {"profile": "sungrow_sh", "slave": 1, "role": "site"}], "second device kept")
+_, errors, _ = apply(empty, form(source="modbus", profile="", slave="x", baud="12345"))
+check(any("choose the device profile" in e for e in errors), errors)
+check(any("slave id: must be a whole number" in e for e in errors), errors)
+check(any("source.baud" in e for e in errors), errors)
+_, errors, _ = apply(empty, form(source="modbus", profile="no_such_device"))
+check(any("source.devices[0].profile" in e for e in errors), errors)
+
+# the rest of the form
+_, errors, _ = apply(empty, form(source="simulated", ssid=" ", push_interval_s="abc", api_key="",
+                                 admin_password="1234567"))
+for want in ("Wi-Fi network: choose one", "push interval: must be a whole number",
+             "API key: required", "admin password: at least 8 characters"):
+    check(any(want in e for e in errors), (want, errors))
+_, errors, _ = apply(empty, form(source="simulated", push_interval_s="100000"))
+check(any("chargehq.push_interval_s: must be at most 3600" in e for e in errors), errors)
+_, errors, _ = apply(empty, form(source="simulated", ssid="x" * 33))
+check(any("wifi.ssid: length must be 0..32" in e for e in errors), errors)
+
+# the page never carries a stored secret
+value = lookup(data2, data2, [], [], "/settings", False)
+page = "".join(value(k) if isinstance(value(k), str) else "".join(value(k))
+               for k in ("ssid", "password_hint", "key_hint", "admin_hint", "slave", "push_interval_s"))
+check("chq-KEY" not in page and "pw-1234" not in page and "admin-pass" not in page, page)
+eq(value("sel:source:modbus"), " selected", "current source selected")
+eq(value("sel:baud:19200"), " selected", "current baud selected")
+eq(value("sel:baud:9600"), "", "other baud not selected")
+opts = "".join(value("files:profiles:profile"))
+check('<option value="sdm72" selected>' in opts and "sungrow_sh" in opts, opts[:200])
+done()
