@@ -108,6 +108,7 @@ class Store:
         self.source = None              # where the totals came from at boot
         self.flash_writes = 0
         self.flash_errors = 0
+        self.rtc_errors = 0
         self.restored = False           # nothing is written before restore(): it would
                                         # overwrite good records with a blank state
 
@@ -134,7 +135,11 @@ class Store:
                 self._slot = 1 - i
         self._cp_key = None if best is None else _key(best)
         rtc_rec = None
-        raw = self.rtc.memory()
+        try:
+            raw = self.rtc.memory()
+        except Exception as ex:  # no RTC memory on this port: flash alone
+            self.log.error("energy: cannot read RTC memory: %s" % ex)
+            raw = None
         if power_on:
             if raw:
                 self.log.info("energy: power-on, RTC memory not trusted")
@@ -259,7 +264,9 @@ class Store:
         try:
             self.rtc.memory(self._buf)
         except Exception as ex:  # never let a storage fault stop the sampling
-            self.log.error("energy: RTC memory write failed: %s" % ex)
+            if not self.rtc_errors:  # once, not at every poll
+                self.log.error("energy: RTC memory write failed: %s" % ex)
+            self.rtc_errors += 1
 
     def _write_flash(self, app, why):
         self._pack(app)
@@ -288,7 +295,8 @@ class Store:
 
     def status(self):
         return {"restored_from": self.source, "flash_writes": self.flash_writes,
-                "flash_errors": self.flash_errors, "checkpoint_s": self.every_ms // 1000}
+                "flash_errors": self.flash_errors, "rtc_errors": self.rtc_errors,
+                "checkpoint_s": self.every_ms // 1000}
 
 
 def _key(rec):

@@ -466,4 +466,20 @@ poll(app, st, 1000000)
 st.checkpoint(app, "disk full")
 check(has(app.log, "cannot save totals"), "flash fault logged")
 eq(st.flash_errors, 1, "counted")
+
+
+class NoRTC:
+    def memory(self, data=None):
+        raise OSError(19)
+
+
+app = FakeApp()
+st = Store(app.log, rtc=NoRTC())
+_espsim.RESET_CAUSE = "soft"
+st.restore(app)                                   # must not raise: flash alone
+check(app.energy.wh[0] > 0, "restored from flash without RTC memory")
+for i in range(5):
+    poll(app, st, 1000000)
+eq(sum(1 for line in app.log.lines if "RTC memory write failed" in line), 1, "logged once, not per poll")
+eq(st.rtc_errors, 6, "counted")
 done()
