@@ -8,6 +8,7 @@
 # Secrets are never echoed: the value of `set ...api_key|password VALUE` and the password of
 # `wifi SSID PASSWORD` show as `*`.
 import asyncio
+import gc
 import select
 import sys
 from micropython import const
@@ -18,6 +19,8 @@ _MAX_LINE = const(160)
 _PROMPT = "> "
 SECRET_NAMES = ("api_key", "password", "admin_password")
 _NEED_APP = ("status", "watch", "push", "energy", "calibrate", "portal")
+_MODULES = {"config": "console_set", "set": "console_set", "wifi": "console_set",
+            "calibrate": "console_cal"}  # where a command lives (else console_cmds)
 
 
 def spans(line):
@@ -80,7 +83,6 @@ class Console:
         self.confirm = None      # (question's action) waiting for "yes"
         self.saved = False       # settings saved since boot (a reboot applies them)
         self.line = b""          # the command line being run (as typed)
-        self._cmds = None        # app.console_cmds once a command was typed
         self._esc = 0            # inside an escape sequence (arrow keys): 1 after ESC, 2 after [
         self._cr = False
         self._seen = self.log.count
@@ -193,7 +195,11 @@ class Console:
                 if lines is None:
                     return
                 for line in lines:
-                    await self.command(line)
+                    try:
+                        await self.command(line)
+                    except MemoryError:  # the console must outlive a tight moment
+                        gc.collect()
+                        self.say("out of memory: try again")
                     self.show_log()
                     self.prompt()
                 await asyncio.sleep_ms(_POLL_MS)
@@ -218,26 +224,59 @@ class Console:
         if not args:
             return
         name = args[0].lower()
-        if self._cmds is None:  # loaded at the first command: an idle console costs little heap
-            from app import console_cmds
-            self._cmds = console_cmds
-        fn = getattr(self._cmds, "c_" + name, None)
-        if fn is None:
-            self.say("unknown command %r: type help for the list" % name[:20])
+        modname = _MODULES.get(name, "console_cmds")
+        try:  # the command's module, for this command only: an idle console costs little heap
+            gc.collect()
+            mod = __import__("app." + modname, None, None, ("c_help",))
+        except MemoryError:
+            _drop(modname)
+            gc.collect()
+            self.say("not enough memory for this command now (%d bytes free): try again; compiled "
+                     ".mpy files (make deploy) need less" % gc.mem_free())
             return
-        if self.app is None and name in _NEED_APP:
-            self.say("not while the device needs set-up: `wifi SSID PASSWORD`, `set chargehq.api_key "
-                     "KEY`, `set source {...}` (see `config`), then `reboot`")
-            return
+        fn = getattr(mod, "c_" + name, None)
+        mod = None
         try:
-            res = fn(self, args[1:])
-            if res is not None:  # the async commands (watch)
-                await res
+            if fn is None:
+                self.say("unknown command %r: type help for the list" % name[:20])
+            elif self.app is None and name in _NEED_APP:
+                self.say("not while the device needs set-up: `wifi SSID PASSWORD`, `set "
+                         "chargehq.api_key KEY`, `set source {...}` (see `config`), then `reboot`")
+            else:
+                res = fn(self, args[1:])
+                if res is not None:  # the async commands (watch, calibrate)
+                    await res
         except KeyboardInterrupt:
             raise
         except Exception as e:  # a bad command must never stop the console or the app
             self.log.exc("console " + name, e)
             self.say("error: %s: %s" % (type(e).__name__, e))
+        finally:
+            fn = None
+            _drop(modname)
+
+    def settings(self):
+        """The settings as saved (the file), or the running ones when the file cannot be read."""
+        import json
+        from app import config
+        try:
+            with open(config.PATH) as f:
+                raw = json.load(f)
+            if isinstance(raw, dict):
+                return raw
+        except (OSError, ValueError):
+            pass
+        if self.app is None:  # set-up: start afresh (the defaults name no meter: none is chosen)
+            return {}
+        return json.loads(json.dumps(self.cfg.data))
+
+
+def _drop(modname):
+    """Forget a command module so the garbage collector can free it."""
+    sys.modules.pop("app." + modname, None)
+    pkg = sys.modules.get("app")
+    if pkg is not None and hasattr(pkg, modname):
+        delattr(pkg, modname)
 
 
 async def serve(app):

@@ -1,16 +1,13 @@
-# The console's commands, loaded at the first command typed (an idle console costs little
-# heap). Each c_NAME(con, args) runs `NAME args...` on the Console `con` (app.console).
+# The console's commands (the settings ones are in console_set, calibrate in console_cal). A
+# command's module is loaded when it is typed and dropped afterwards: an idle console costs
+# little heap. Each c_NAME(con, args) runs `NAME args...` on the Console `con` (app.console).
 import asyncio
-import json
 from micropython import const
-from app import clock, config, payload
-from app.console import spans, SECRET_NAMES
+from app import clock, payload
 
 _WATCH_MS = const(1000)
 _POLL_MS = const(50)
 _CLOCK_SET_AFTER = const(820454400)  # 2026-01-01 (2000 epoch): an earlier time was never set
-# settings the running app reads each time it needs them: applied without a reboot
-_LIVE = ("validation.", "device.report_s", "console.echo")
 
 _HELP = (
     ("status", "readings, check, last push, Wi-Fi, heap, uptime, energy"),
@@ -27,23 +24,6 @@ _HELP = (
     ("repl", "stop the app and leave to the MicroPython REPL"),
     ("help", "this list"),
 )
-
-
-def parse_value(kind, text):
-    """Typed text -> a value of the setting's kind; ValueError with the reason."""
-    if kind == "i":
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError("must be a whole number (got %s)" % text)
-    if kind == "b":
-        t = text.lower()
-        if t in ("true", "yes", "on", "1"):
-            return True
-        if t in ("false", "no", "off", "0"):
-            return False
-        raise ValueError("must be true or false (got %s)" % text)
-    return text
 
 
 def c_help(con, args):
@@ -155,217 +135,6 @@ def c_push(con, args):
             wait // 1000 + 1))
     else:
         con.say("push requested: pushing now (the result shows in the log)")
-
-
-# --- settings ----------------------------------------------------------------------------
-def _raw(con):
-    """The settings as saved (the file), or the running ones when the file cannot be read."""
-    try:
-        with open(config.PATH) as f:
-            raw = json.load(f)
-        if isinstance(raw, dict):
-            return raw
-    except (OSError, ValueError):
-        pass
-    if con.app is None:  # set-up: start afresh (the defaults name no meter: none is chosen)
-        return {}
-    return json.loads(json.dumps(con.cfg.data))
-
-
-def c_config(con, args):
-    data = config.masked(_raw(con))
-    for sec in sorted(data):
-        part = data[sec]
-        if not isinstance(part, dict):
-            con.say("%s = %s" % (sec, json.dumps(part)))
-            continue
-        for key in sorted(part):
-            con.say("%s.%s = %s" % (sec, key, json.dumps(part[key])))
-    if con.saved:
-        con.say("(changed since boot: reboot to apply)")
-
-
-def _change(con, changes):
-    """[(section, key, value)] -> checked and saved. -> None when refused (the reason is
-    printed), True when the running app uses the new values at once, False when a reboot
-    applies them."""
-    raw = _raw(con)
-    before = config.validate(json.loads(json.dumps(raw)))
-    for sec, key, v in changes:
-        if key in SECRET_NAMES and v:
-            con.log.secrets.append(v)  # never printed from now on
-        if key is None:  # a whole section (`set source {...}`)
-            raw[sec] = v
-            continue
-        part = raw.get(sec)
-        if not isinstance(part, dict):
-            part = raw[sec] = {}
-        part[key] = v
-    after = config.validate(json.loads(json.dumps(raw)))
-    new = [e for e in after.errors if e not in before.errors]
-    own = [e for e in new if any(e.startswith("%s.%s:" % (c[0], c[1])) or
-                                 (c[1] is None and e.startswith(c[0])) for c in changes)]
-    if own or (new and con.app is not None):
-        con.say("not saved: " + "; ".join(own or new))
-        return None
-    if after.problem and not before.problem:
-        con.say("not saved: the device would need set-up (%s)" % after.problem)
-        return None
-    config.save(raw)
-    if after.problem:  # set-up mode: saved step by step, say what is still missing
-        con.say("still to do: %s" % "; ".join(new + [after.problem]))
-    live = True
-    for sec, key, v in changes:
-        name = "%s.%s" % (sec, key)
-        if any(name.startswith(p) for p in _LIVE):
-            con.cfg.data[sec][key] = v
-            if name == "console.echo":
-                con.echo = v
-        else:
-            live = False
-    if not live:
-        con.saved = True
-    return live
-
-
-def c_set(con, args):
-    if len(args) < 2 or ("." not in args[0] and args[0] != "source"):
-        con.say("usage: set SECTION.KEY VALUE   (see `config` for the names; \"\" for empty)")
-        return
-    sec, key = (args[0].split(".", 1) + [None])[:2]
-    text = bytes(con.line[spans(con.line)[2][0]:]).decode()  # as typed (JSON keeps its quotes)
-    if sec == "source":
-        try:
-            v = json.loads(text)  # numbers, true/false, lists; the whole section: {...}
-        except ValueError:
-            v = text
-        if key is None and not isinstance(v, dict):
-            con.say('not saved: source must be a JSON object, e.g. {"type": "simulated"}')
-            return
-    else:
-        f = config.field(sec, key)
-        if f is None:
-            con.say("unknown setting %s (see `config`)" % args[0][:40])
-            return
-        if len(text) > 1 and text[0] == text[-1] == '"':
-            text = text[1:-1]  # "" is empty; quotes keep leading/trailing spaces
-        try:
-            v = parse_value(f[0], text)
-        except ValueError as e:
-            con.say("not saved: %s.%s %s" % (sec, key, e))
-            return
-    shown = "(hidden)" if key in SECRET_NAMES else json.dumps(v)
-    live = _change(con, [(sec, key, v)])
-    if live is None:
-        return  # refused (the reason was printed)
-    name = sec if key is None else sec + "." + key
-    con.log.info("console: %s set to %s" % (name, shown))
-    con.say("saved %s = %s; %s" % (name, shown, "applied now" if live else "reboot to apply"))
-
-
-def c_wifi(con, args):
-    if not args or len(args) > 2:
-        con.say("usage: wifi SSID [PASSWORD]   (quote a name with spaces: \"My Net\")")
-        return
-    ssid = args[0]
-    pw = args[1] if len(args) > 1 else ""
-    if _change(con, [("wifi", "ssid", ssid), ("wifi", "password", pw)]) is not None:
-        con.log.info("console: Wi-Fi network set to %s" % ssid)
-        con.say("saved: the device joins %s after `reboot`" % ssid)
-
-
-# --- service -----------------------------------------------------------------------------
-_CAL_USAGE = (
-    "calibrate                              the channels and their calibration",
-    "calibrate voltage [CHIP]PHASE VOLTS    voltage gain from a voltmeter reading",
-    "calibrate current [CHIP]PHASE AMPS     current gain from a clamp meter on the CT's wire",
-    "calibrate ioffset [CHIP]PHASE          current offset: CT on no wire (or circuit off)",
-    "calibrate uoffset [CHIP]PHASE          voltage offset: voltage input at zero",
-    "calibrate power [CHIP]PHASE            power offsets: voltage present, no current",
-    "PHASE is A, B or C; CHIP (default 0) as in source.channels, e.g. `calibrate current 1C 12.35`.",
-    "The chip uses the new value at once; it is saved in the config for every start.",
-)
-# the word after `calibrate`, the app.calibrate function, the number of words
-_CAL = (("voltage", "voltage_gain", 3), ("current", "current_gain", 3),
-        ("ioffset", "current_offset", 2), ("uoffset", "voltage_offset", 2),
-        ("power", "power_offsets", 2))
-_CAL_KEYS = ("ugain", "igain", "uoffset", "ioffset", "poffset", "qoffset")
-
-
-def c_calibrate(con, args):
-    src = con.cfg.section("source")
-    if src.get("type") != "atm90e32":
-        con.say("calibration is for the ATM90E32 (CT clamp) source; this device reads %s" %
-                src.get("type"))
-        return
-    try:
-        from app import calibrate
-    except ImportError:
-        con.say("the calibration module (app/calibrate.py) is not on this device")
-        return
-    if not args:
-        for line in _CAL_USAGE:
-            con.say(line)
-        for c in _raw(con).get("source", {}).get("channels", []):
-            cal = ["%s %s" % (k, c[k]) for k in _CAL_KEYS if k in c]
-            con.say("chip %s phase %s (%s): %s" % (c.get("chip", 0), c.get("phase"), c.get("role"),
-                                                    ", ".join(cal) or "board defaults"))
-        return
-    what = args[0].lower()
-    n = [c[0] for c in _CAL].index(what) if what in [c[0] for c in _CAL] else -1
-    if n < 0 or len(args) != _CAL[n][2]:
-        con.say("usage: " + _CAL_USAGE[1 + max(n, 0)])
-        return
-    fn = getattr(calibrate, _CAL[n][1])
-    need = _CAL[n][2]
-    spec = args[1].upper()
-    try:
-        chip = int(spec[:-1]) if len(spec) > 1 else 0
-        ref = float(args[2]) if need == 3 else None
-    except ValueError:
-        con.say("not a chip/phase and number: %s" % " ".join(args[1:]))
-        return
-    phase = spec[-1:]
-    if phase not in ("A", "B", "C"):
-        con.say("the phase must be A, B or C (got %s)" % args[1])
-        return
-    meters = getattr(con.app.source, "meters", None)
-    if not meters:
-        con.say("the CT meter has not started (see `status`)")
-        return
-    if chip not in meters:
-        con.say("no chip %d (chips: %s)" % (chip, ", ".join(str(k) for k in sorted(meters))))
-        return
-    return _calibrate(con, calibrate, fn, what, meters[chip], chip, phase, ref)
-
-
-async def _calibrate(con, calibrate, fn, what, meter, chip, phase, ref):
-    con.say("measuring chip %d phase %s (a few seconds; sampling goes on)..." % (chip, phase))
-    try:
-        if what == "current":
-            mult = 1
-            for c in con.cfg.section("source").get("channels", []):
-                if c.get("chip", 0) == chip and c.get("phase") == phase:
-                    mult = c.get("multiplier", 1)
-            r = await fn(meter, phase, ref, multiplier=mult)
-        elif ref is not None:
-            r = await fn(meter, phase, ref)
-        else:
-            r = await fn(meter, phase)
-        calibrate.store(_raw(con), chip, phase, r)
-    except calibrate.CalibrationError as e:
-        con.say("calibration failed: %s" % e)
-        return
-    if "key" not in r:
-        got = "poffset %d, qoffset %d" % (r["poffset"], r["qoffset"])
-    elif "old" in r:
-        got = "%s %d -> %d" % (r["key"], r["old"], r["value"])
-        if r.get("clamped"):
-            got += " (clamped to 16 bits: check the CT model and the multiplier)"
-    else:
-        got = "%s %d" % (r["key"], r["value"])
-    con.log.info("console: calibrated chip %d phase %s: %s" % (chip, phase, got))
-    con.say("chip %d phase %s: %s; saved" % (chip, phase, got))
 
 
 def c_energy(con, args):

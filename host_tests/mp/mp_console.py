@@ -6,7 +6,7 @@ import asyncio
 import json
 from app import config
 from app.console import Console, secret_from, spans, words
-from app.console_cmds import parse_value
+from app.console_set import parse_value
 from app.log import Log
 from app.scheduler import App
 from mptest import check, eq, raises, done
@@ -98,6 +98,9 @@ eq(saved["console"]["echo"], False, "echo off saved")
 check("\nconfig\n" not in out and 'chargehq.api_key = "********9875"' in out, "echo off, key masked")
 check("NEWKEY-abcdef-9875" in app.log.secrets, "new key masked in the log too")
 check(all("NEWKEY" not in e[2] for e in app.log.recent()), "log has no key")
+
+import sys
+check(not [m for m in sys.modules if m.startswith("app.console_")], "command modules dropped after use")
 
 # --- a file that cannot be read: the running settings are the base ---
 with open("keys.bin", "wb") as f:
