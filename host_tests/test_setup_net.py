@@ -1,6 +1,8 @@
 """The network side of set-up in the whole firmware (simulator, MicroPython): `--portal` brings up
-the set-up network with its DNS catch-all (probed by dnspython) and web portal; a router outage in
-the middle of a run (the stand-in's .wifi state file) is noticed, retried and heals by itself."""
+the set-up network with its DNS catch-all (probed by dnspython) and web portal, and a form posted
+there provisions the device (saved, joined, restarted, running); a router outage in the middle of a
+run (the stand-in's .wifi state file) is noticed, retried and heals by itself; the whole set-up
+mode, compiled as deployed, serves in a capped heap."""
 import os
 import queue
 import socket
@@ -186,3 +188,48 @@ def test_setup_mode_in_capped_heap(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait()
+
+
+def test_set_up_through_the_portal_then_runs(tmp_path):
+    """Unprovisioned device -> the form posted to the portal -> settings saved, the new network
+    joined with the set-up network still up -> restart -> the app runs with the new settings (its
+    first push is 30 s away after a restart, the floor; test_sim.py covers pushing itself)."""
+    import http.client
+    import json
+    import urllib.parse
+    key = "chq-KEY-setupflow-0123456789"
+    http_port, dnsp = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
+    chq = tmp_path / "chq"
+    sim = Sim(["--portal", "--fresh", "--state-dir", str(tmp_path / "dev"), "--http-port", str(http_port),
+               "--dns-port", str(dnsp), "--chq-dir", str(chq), "--quiet-server"])
+    try:
+        sim.wait_for("set-up portal on http://127.0.0.1:%d/" % http_port)
+        form = {"ssid": "HomeNet", "password": "hunter2-wifi", "api_key": key, "push_interval_s": "60",
+                "source": "simulated", "admin_password": "admin-pass-1", "board": "", "ct1": "",
+                "line_hz": "50", "profile": "", "slave": "1", "baud": "9600"}
+        for _ in range(100):  # the line comes just before the server listens
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=20)
+                c.request("POST", "/save", body=urllib.parse.urlencode(form),
+                          headers={"Host": "127.0.0.1:%d" % http_port,
+                                   "Content-Type": "application/x-www-form-urlencoded"})
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.1)
+        r = c.getresponse()
+        body = r.read().decode("utf-8", "replace")
+        c.close()
+        assert r.status in (200, 303), (r.status, body[:2000])
+        sim.wait_for("joined HomeNet")
+        sim.wait_for("chip reset", timeout=30)  # the portal restarts the chip to apply the settings
+        sim.wait_for("Wi-Fi connected to HomeNet", timeout=30)
+        sim.wait_for("source simulated started", timeout=30)
+        sim.wait_for("reading: solar", timeout=30)
+    finally:
+        out = sim.stop()
+    assert key not in out, "API key in the output"
+    assert "needs set-up" not in out.split("chip reset")[1], out
+    saved = json.loads((tmp_path / "dev" / "config.json").read_text())
+    assert saved["wifi"]["ssid"] == "HomeNet" and saved["chargehq"]["api_key"] == key
+    assert saved["source"]["type"] == "simulated"
+    assert saved["portal"]["http_port"] == http_port  # what the simulator set is kept
