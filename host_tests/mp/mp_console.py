@@ -160,6 +160,32 @@ eq(cfg.get("wifi", "ssid"), "HomeNet", "ssid")
 eq(cfg.section("source"), {"type": "simulated", "battery": False}, "source")
 eq(cfg.get("chargehq", "api_key"), "SETUP-KEY-555-WXYZ", "key")
 
+# --- little free memory: the command is refused with a message, the console carries on ---
+import gc
+app, con, out = console(b"status\rlog 1\r")
+gc.collect()
+filler = [None] * 5000
+n = 0
+for size in (4000, 400, 48):  # fill the heap, then give back about 4 KB in small pieces
+    while n < len(filler):
+        try:
+            filler[n] = bytearray(size)
+        except MemoryError:
+            break
+        n += 1
+while gc.mem_free() < 4000 and n:
+    n -= 1
+    filler[n] = None
+    gc.collect()
+asyncio.run(con.run())
+filler = None
+gc.collect()
+t = out.text()
+check("not enough memory for this command now" in t, "refused for memory: %r" % t[-300:])
+check(not [m for m in sys.modules if m.startswith("app.console_")], "nothing half-loaded kept")
+app, con, out = run(b"status\r")
+check("meter      simulated" in out, "works again once memory is free")
+
 # --- log lines arriving while typing: printed above, the typed line redrawn ---
 app, con, out = console(b"")
 con.prompt()
