@@ -34,9 +34,9 @@ def _free_port(kind):
 class Sim:
     """The simulator as a child process whose output lines can be waited for."""
 
-    def __init__(self, args):
+    def __init__(self, args, env=None):
         self.proc = subprocess.Popen(SIM + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
+                                     start_new_session=True, env=dict(os.environ, **(env or {})))
         self.lines = []
         self.q = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -96,11 +96,14 @@ def test_portal_mode_brings_up_dns_and_web(tmp_path):
     assert "needs set-up" in out and "Traceback" not in out, out
 
 
-def test_router_outage_heals_by_itself(tmp_path):
+def test_wrong_password_then_router_outage_heal(tmp_path):
     state = tmp_path / "dev"
     sim = Sim(["--fresh", "--state-dir", str(state), "--quiet-server",
-               "--http-port", str(_free_port(socket.SOCK_STREAM)), "--dns-port", str(_free_port(socket.SOCK_DGRAM))])
+               "--http-port", str(_free_port(socket.SOCK_STREAM)), "--dns-port", str(_free_port(socket.SOCK_DGRAM))],
+              env={"ESPSIM_WIFI": "wrong_password"})
     try:
+        sim.wait_for("cannot join HomeNet: wrong password; retry in")  # a readable reason
+        (state / ".wifi").write_text("ok")  # the router's password is fixed
         sim.wait_for("Wi-Fi connected to HomeNet")
         (state / ".wifi").write_text("down")  # the router goes off
         sim.wait_for("Wi-Fi connection to HomeNet lost (signal lost)")
