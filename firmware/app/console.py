@@ -95,10 +95,14 @@ class Console:
         self.write(text + "\n")
 
     def _display(self):
+        """The typed line as shown: secrets as *, bytes that are not UTF-8 as ?."""
         cut = secret_from(self.buf)
-        if cut < 0:
-            return bytes(self.buf).decode()
-        return bytes(self.buf[:cut]).decode() + "*" * (len(self.buf) - cut)
+        shown = self.buf if cut < 0 else self.buf[:cut]
+        try:
+            text = bytes(shown).decode()
+        except UnicodeError:
+            text = "".join(chr(c) if c < 128 else "?" for c in shown)
+        return text if cut < 0 else text + "*" * (len(self.buf) - cut)
 
     def prompt(self):
         self.write(_PROMPT + (self._display() if self.echo else ""))

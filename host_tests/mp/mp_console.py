@@ -36,7 +36,7 @@ class Out:
         self.parts = []
 
     def write(self, s):
-        self.parts.append(s if isinstance(s, str) else s.decode())
+        self.parts.append(s if isinstance(s, str) else "".join(chr(c) for c in s))  # raw echo
 
     def text(self):
         return "".join(self.parts)
@@ -160,6 +160,16 @@ eq(cfg.get("wifi", "ssid"), "HomeNet", "ssid")
 eq(cfg.section("source"), {"type": "simulated", "battery": False}, "source")
 eq(cfg.get("chargehq", "api_key"), "SETUP-KEY-555-WXYZ", "key")
 
+# --- line noise: random bytes never stop the console (a command typed after them runs) ---
+seed = 12345
+junk = bytearray(1500)
+for i in range(len(junk)):
+    seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+    junk[i] = (seed >> 16) & 0xFF
+app, con, out = run(bytes(junk) + b"\x1b\x1b\rstatus\r")
+check(out.endswith("\n> ") and "meter      simulated" in out[-1500:], "status after the noise")
+check(out.count("unknown command") + out.count("not UTF-8") > 3, "noise lines refused")
+
 # --- little free memory: the command is refused with a message, the console carries on ---
 import gc
 app, con, out = console(b"status\rlog 1\r")
@@ -193,6 +203,10 @@ con._key(ord("s"))
 con._key(ord("t"))
 app.log.info("pushed (HTTP 200)")
 con.show_log()
+con.buf = bytearray(b"ab\xff\xfe")  # not UTF-8: redrawn with ? (never an exception)
+app.log.info("another event")
+con.show_log()
+check(out.text().endswith("another event\n> ab??"), repr(out.text()[-60:]))
 t = out.text()
-check(t.startswith("> st\r\x1b[K[0:00:0") and t.endswith(" I] pushed (HTTP 200)\n> st"), repr(t))
+check(t.startswith("> st\r\x1b[K[0:00:0") and " I] pushed (HTTP 200)\n> st\r" in t, repr(t))
 done()
