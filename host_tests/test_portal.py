@@ -207,7 +207,7 @@ def _auth(pw, user="admin"):
 
 def test_status_page_and_settings(tmp_path, mpy_path):
     _provisioned(tmp_path)
-    dev = Device("status", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP)
+    dev = Device("status", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP, args=["ap"])
     try:
         def reading():
             st, h, body = request(dev, "GET", "/api/status")
@@ -230,6 +230,15 @@ def test_status_page_and_settings(tmp_path, mpy_path):
             assert "status-test-KEY" not in body and "hunter2" not in body and "admin-pass" not in body
         st, _, body = request(dev, "GET", "/api/nothing")
         assert st == 404 and json.loads(body) == {"error": "not found"}
+        # the set-up network is up too: a phone on it is sent to the AP's address, a computer on
+        # the LAN (another subnet: 127.1.0.1 here) to the address it used
+        st, h, _ = request(dev, "GET", "/generate_204", headers={"Host": "connectivitycheck.gstatic.com"})
+        assert (st, h["location"]) == (302, dev.url + "/")
+        c = http.client.HTTPConnection("127.0.0.1", dev.port, timeout=20, source_address=("127.1.0.1", 0))
+        c.request("GET", "/nothing-here", headers={"Host": "meter.lan:%d" % dev.port})
+        r = c.getresponse()
+        assert (r.status, r.getheader("Location")) == (302, "http://meter.lan:%d/" % dev.port)
+        c.close()
 
         # settings: only with the admin password; the API key is never shown, only replaced
         st, h, _ = request(dev, "GET", "/settings")

@@ -186,13 +186,23 @@ class Web(Microdot):
                         pass
 
 
+def _peer_ip(addr):
+    # ("192.168.4.2", 51234) on the ESP32; a raw sockaddr_in (bytes) on the unix port
+    if isinstance(addr, (bytes, bytearray)):
+        return "%d.%d.%d.%d" % tuple(addr[4:8]) if len(addr) >= 8 else ""
+    return addr[0] if addr else ""
+
+
 def portal_ip(req):
-    """The access point's address (where probes are sent), else the address the client used."""
+    """Where to send a client: the access point's address for a client on the set-up network,
+    else the address the client used (a LAN client cannot reach the AP's)."""
     try:
         import network
         ap = network.WLAN(network.AP_IF)
         if ap.active():
-            return ap.ifconfig()[0]
+            ip = ap.ifconfig()[0]
+            if _peer_ip(req.client_addr).rsplit(".", 1)[0] == ip.rsplit(".", 1)[0]:  # the AP's /24
+                return ip
     except Exception:
         pass
     return (req.headers.get("Host") or "192.168.4.1").split(":")[0]

@@ -69,6 +69,8 @@ async def main():
         app.wifi = network.WLAN(network.STA_IF)
         app.wifi.active(True)
         app.wifi.connect("HomeNet", "pw")
+        if "ap" in sys.argv:  # the set-up network up too (a fallback while the app runs)
+            network.WLAN(network.AP_IF).active(True)
     web = portal.make(cfg, log, app, PORT, wlan, on_saved)
     web.after_request(measure)
     web.after_error_request(measure)
