@@ -18,6 +18,7 @@ _POLL_MS = const(50)       # how often stdin is looked at (nothing waits on it)
 _MAX_LINE = const(160)
 _PROMPT = "> "
 SECRET_NAMES = ("api_key", "password", "admin_password")
+_SECRET_BYTES = (b"api_key", b"password", b"admin_password")
 _NEED_APP = ("status", "watch", "push", "energy", "calibrate", "portal")
 _MODULES = {"config": "console_set", "set": "console_set", "wifi": "console_set",
             "calibrate": "console_cal"}  # where a command lives (else console_cmds)
@@ -60,8 +61,8 @@ def secret_from(line):
     if cmd == b"wifi":
         return sp[2][0]
     if cmd == b"set":
-        name = bytes(line[sp[1][0]:sp[1][1]]).replace(b'"', b"").decode()
-        if name.split(".")[-1] in SECRET_NAMES:
+        name = bytes(line[sp[1][0]:sp[1][1]]).replace(b'"', b"")  # bytes: junk never raises
+        if name.split(b".")[-1] in _SECRET_BYTES:
             return sp[2][0]
     return -1
 
@@ -188,7 +189,7 @@ class Console:
     # --- the loop ---------------------------------------------------------------------------
     async def run(self):
         log = self.log
-        log.echo = False
+        echo, log.echo = log.echo, False
         try:
             self.say("\nconsole ready: type help (%s)" % (
                 "the app keeps running" if self.app else "set-up mode"))
@@ -209,7 +210,7 @@ class Console:
                 await asyncio.sleep_ms(_POLL_MS)
         finally:
             self.show_log()
-            log.echo = True
+            log.echo = echo
 
     async def command(self, line):
         try:

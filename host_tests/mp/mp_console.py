@@ -25,6 +25,8 @@ eq(secret_from(b"set device.report_s 5"), -1, "not a secret")
 eq(secret_from(b"set chargehq.api_key"), -1, "no value yet")
 eq(secret_from(b'wifi "My Net" pw'), 14, "wifi password")
 eq(secret_from(b"wifi Net"), -1, "open network")
+eq(secret_from(b"set \xff.api_key x"), 14, "junk in the name: no exception")
+eq(secret_from(b"set \xff\xfe x"), -1, "junk name: not a secret")
 eq(parse_value("i", "45"), 45, "int")
 eq(parse_value("b", "Off"), False, "bool")
 raises(ValueError, parse_value, "i", "4x")
@@ -57,7 +59,7 @@ def console(keys, raw=RAW):
 def run(keys, raw=RAW):
     app, con, out = console(keys, raw)
     asyncio.run(con.run())
-    check(app.log.echo, "log echo back on after the console ends")
+    check(not app.log.echo, "log echo as it was before the console (off here)")
     return app, con, out.text()
 
 
