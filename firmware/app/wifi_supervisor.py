@@ -14,6 +14,8 @@ _BACKOFF_MIN_MS = const(2000)    # first retry after a failed join; doubles up t
 _BACKOFF_MAX_MS = const(60000)   # a router back from a reboot is found within a minute
 _IN_USE_MS = const(60000)        # someone used the set-up network this recently: don't scan
 _HEALED_IDLE_MS = const(30000)   # home network back: close the set-up network once unused this long
+_QUIET_AFTER = const(3)          # failed attempts logged one by one per outage, then ...
+_QUIET_LOG_MS = const(600000)    # ... one line per 10 minutes (a day-long outage: no log flood)
 
 
 def _ms():
@@ -49,6 +51,8 @@ class Supervisor:
         self.outages = 0                  # connections lost since boot
         self.joins = 0                    # successful joins since boot
         self.failures = 0                 # failed join attempts since boot
+        self.streak = 0                   # failed attempts since the network was last up
+        self.quiet_since = _ms()
         self.ap_opens = 0
         self.down_since = _ms()
         self.backoff_ms = backoff_min_ms
@@ -110,27 +114,38 @@ class Supervisor:
             return self.check_ms
         if self.up:
             self._went_down(reason(st))
-        if self.ssid and time.ticks_diff(now, self.next_try) >= 0 and not self._ap_in_use():
+        deferred = self._ap_in_use()
+        if self.ssid and time.ticks_diff(now, self.next_try) >= 0 and not deferred:
             sta, why = await join(self.ssid, self.password, self.hostname, self.join_timeout_ms)
             self.sta = sta
             if why is None:
                 self._went_up()
                 await self._maybe_close_ap(healed=True)
                 return self.check_ms
-            self.failures += 1
-            self.why = why
-            self.log.warn("Wi-Fi: cannot join %s: %s; retry in %d s" % (
-                self.ssid, why, self.backoff_ms // 1000))
-            self.next_try = time.ticks_add(_ms(), self.backoff_ms)
-            self.backoff_ms = min(self.backoff_ms * 2, self.backoff_max_ms)
+            self._failed(why)
         elif not self.ssid:
             self.why = "no Wi-Fi network set up"
         await self._maybe_open_ap()
         await self._maybe_close_ap(healed=False)
         wait = self.check_ms
-        if self.ssid:  # wake for the next join attempt
+        if self.ssid and not deferred:  # wake for the next join attempt
             wait = time.ticks_diff(self.next_try, _ms())
         return max(10, min(wait, self.check_ms))
+
+    def _failed(self, why):
+        self.failures += 1
+        self.streak += 1
+        self.why = why
+        if self.streak <= _QUIET_AFTER:
+            self.log.warn("Wi-Fi: cannot join %s: %s; retry in %d s" % (
+                self.ssid, why, self.backoff_ms // 1000))
+            self.quiet_since = _ms()
+        elif time.ticks_diff(_ms(), self.quiet_since) >= _QUIET_LOG_MS:
+            self.log.warn("Wi-Fi: still cannot join %s after %d attempts (%s); retrying every %d s" % (
+                self.ssid, self.streak, why, self.backoff_max_ms // 1000))
+            self.quiet_since = _ms()
+        self.next_try = time.ticks_add(_ms(), self.backoff_ms)
+        self.backoff_ms = min(self.backoff_ms * 2, self.backoff_max_ms)
 
     def _connected(self):
         try:
@@ -156,11 +171,14 @@ class Supervisor:
         self.log.info("Wi-Fi connected to %s, IP %s%s" % (
             self.ssid, ip, " (after %d s without)" % down_s if self.joins > 1 else ""))
         self.why = None
+        self.streak = 0
         if not self.worked and self.ssid:
             self.worked = True
             remember(self.ssid, self.password)
 
     def _went_down(self, why):
+        if why in ("still connecting", "not trying", "status None"):
+            why = "link dropped"  # the ESP32 reports its own reconnect attempt, not the cause
         self.up = False
         self.outages += 1
         self.why = "connection lost (%s)" % why

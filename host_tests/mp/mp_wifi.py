@@ -133,6 +133,25 @@ async def t_outage_backoff_ap_and_heal():
     await asyncio.sleep_ms(0)
 
 
+async def t_quiet_log_in_long_outages():
+    """A long outage logs its first attempts, then stays quiet (one line per 10 minutes); the next
+    outage logs again."""
+    mode("no_ap")
+    log = ListLog()
+    sup = sup_for(log, None, backoff_min_ms=10, backoff_max_ms=20)
+    task = asyncio.create_task(sup.run())
+    await until(lambda: sup.failures >= 10, what="ten attempts")
+    mptest.eq(count(log, "cannot join HomeNet: network not found"), 3, "first three attempts logged")
+    mptest.eq(sup.status()["reason"], "network not found", "reason kept")
+    mode("ok")
+    await until(lambda: sup.up, what="up")
+    mode("no_ap")
+    await until(lambda: sup.failures >= 14, what="next outage")
+    mptest.eq(count(log, "cannot join HomeNet: network not found"), 6, "a new outage is logged again")
+    task.cancel()
+    await asyncio.sleep_ms(0)
+
+
 async def t_open_on_request():
     """Console `portal` while the home network is fine: the set-up network opens, and closes
     after idle_close (not the short after-healing grace)."""
@@ -197,8 +216,16 @@ async def t_wrong_password_and_phone_on_ap():
     stations(1)
     await asyncio.sleep_ms(60)
     before = sup.failures
+    steps = [0]
+    real_step = sup.step
+
+    async def counted():
+        steps[0] += 1
+        return await real_step()
+    sup.step = counted
     await asyncio.sleep_ms(700)
     mptest.eq(sup.failures, before, "no join attempts while a phone uses the set-up network")
+    mptest.check(steps[0] <= 700 // 40 + 3, "waiting calmly meanwhile (%d looks in 700 ms)" % steps[0])
     mptest.check(setup.active, "not closed while in use")
     # the phone leaves: attempts resume; unused for idle_close -> closes, reopens later
     stations(0)
@@ -343,6 +370,7 @@ async def main():
     t_names_and_passwords()
     await t_join_reasons()
     await t_outage_backoff_ap_and_heal()
+    await t_quiet_log_in_long_outages()
     await t_open_on_request()
     await t_never_worked_opens_sooner()
     await t_wrong_password_and_phone_on_ap()
