@@ -117,7 +117,7 @@ def c_set(con, args):
 
 def c_wifi(con, args):
     if not args or len(args) > 2:
-        con.say("usage: wifi SSID [PASSWORD]   (quote a name with spaces: \"My Net\")")
+        con.say("usage: wifi SSID [PASSWORD]   (quote a name or password that has spaces: \"My Net\")")
         return
     ssid = args[0]
     pw = args[1] if len(args) > 1 else ""
