@@ -56,7 +56,7 @@ def free_port():
 class Device:
     """fx_portal.py running in its own MicroPython process; .url is its base URL."""
 
-    def __init__(self, mode, state_dir, path, heap=PORTAL_HEAP, args=(), env=None):
+    def __init__(self, mode, state_dir, path, heap=FUNCTIONAL_HEAP, args=(), env=None):
         self.port = free_port()
         self.state_dir = pathlib.Path(state_dir)
         self.url = "http://127.0.0.1:%d" % self.port

@@ -20,6 +20,14 @@ def whole(form, key, errors, what):
         return None
 
 
+def _is_hex(s):
+    try:
+        int(s, 16)
+        return True
+    except ValueError:
+        return False
+
+
 def apply(current, form):
     """Merge a submitted form over the current config dict.
     -> (new config dict, [error texts], its validated Config); good only without errors."""
@@ -28,10 +36,14 @@ def apply(current, form):
     w = data["wifi"]
     c = data["chargehq"]
     d = data["device"]
-    ssid = (form.get("ssid") or "").strip()
-    if not ssid:
+    ssid = form.get("ssid") or ""  # exact: a network name may start or end with a space
+    if not ssid.strip():
         errors.append("Wi-Fi network: choose one from the list or type its name")
+    elif len(ssid.encode()) > 32:
+        errors.append("Wi-Fi network: a name has at most 32 bytes (this one has %d)" % len(ssid.encode()))
     pw = form.get("password") or ""
+    if pw and not (8 <= len(pw) <= 63 or (len(pw) == 64 and _is_hex(pw))):
+        errors.append("Wi-Fi password: 8 to 63 characters (empty for an open network)")
     if pw or ssid != w["ssid"]:  # empty keeps the password only for the same network
         w["password"] = pw
     w["ssid"] = ssid
@@ -77,6 +89,9 @@ def apply(current, form):
 
 # --- the handlers ---------------------------------------------------------------------------------
 async def save(web, req):
+    if web.setup and web.state["join"] == "trying":  # two phones at once: one try at a time
+        return page("Busy", '<p class="err">A network is being tried right now: wait a moment, '
+                    'then <a href="/result">see the result</a>.</p>', 409)
     form = read_form(req)
     if form is None:
         return page("Bad request", '<p class="err">Send the form as application/x-www-form-urlencoded '

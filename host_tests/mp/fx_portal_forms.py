@@ -87,6 +87,15 @@ check(any("chargehq.push_interval_s: must be at most 3600" in e for e in errors)
 _, errors, _ = apply(empty, form(source="simulated", ssid="x" * 33))
 check(any("wifi.ssid: length must be 0..32" in e for e in errors), errors)
 
+# Wi-Fi: names up to 32 bytes (not characters), kept exactly; WPA2 passwords 8..63 (or 64 hex)
+_, errors, _ = apply(empty, form(source="simulated", ssid="\u00e9" * 17))
+check(any("at most 32 bytes (this one has 34)" in e for e in errors), errors)
+data, errors, _ = apply(empty, form(source="simulated", ssid=" Caf\u00e9 5G "))
+eq((errors, data["wifi"]["ssid"]), ([], " Caf\u00e9 5G "), "name kept exactly")
+for pw, good in (("short", False), ("x" * 63, True), ("x" * 64, False), ("ab" * 32, True), ("", True)):
+    _, errors, _ = apply(empty, form(source="simulated", password=pw))
+    eq(not any("Wi-Fi password" in e for e in errors), good, "password %r" % pw[:10])
+
 # the page never carries a stored secret
 value = lookup(data2, data2, [], [], "/settings", False)
 page = "".join(value(k) if isinstance(value(k), str) else "".join(value(k))
@@ -97,4 +106,17 @@ eq(value("sel:baud:19200"), " selected", "current baud selected")
 eq(value("sel:baud:9600"), "", "other baud not selected")
 opts = "".join(value("files:profiles:profile"))
 check('<option value="sdm72" selected>' in opts and "sungrow_sh" in opts, opts[:200])
+# one try at a time: a second form while the first network is being tried is turned away
+import asyncio
+from app import setupsave
+
+
+class Web:  # what app.portal's server carries for the handlers
+    setup = True
+    state = {"join": "trying"}
+
+
+async def second_form():
+    return await setupsave.save(Web(), None)
+eq(asyncio.run(second_form()).status_code, 409, "busy while trying")
 done()
