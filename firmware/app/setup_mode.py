@@ -27,7 +27,10 @@ def device_suffix():
 
 def ap_name(prefix):
     sfx = "-" + device_suffix()
-    return prefix[:32 - len(sfx)] + sfx  # an SSID has at most 32 bytes; the suffix always stays
+    prefix = prefix[:32 - len(sfx)]
+    while len((prefix + sfx).encode()) > 32:  # an SSID has at most 32 bytes; the suffix stays
+        prefix = prefix[:-1]
+    return prefix + sfx
 
 
 def _new_key():
@@ -84,7 +87,7 @@ async def _serve_portal(cfg, log, host, port, app=None):
 class SetupAP:
     """open()/close() the set-up network; idle_ms() says how long nobody has used it."""
 
-    def __init__(self, cfg, log, http=True, dns=True, http_serve=None, app=None):
+    def __init__(self, cfg, log, http=True, dns=True, http_serve=None, app=None, say=print):
         p = cfg.section("portal")
         self.cfg = cfg
         self.log = log
@@ -96,6 +99,7 @@ class SetupAP:
         self.dns_enabled = dns
         self.http_serve = http_serve or _serve_portal
         self.app = app            # the running app (fallback while running), None in set-up mode
+        self.say = say            # the serial console
         self.ap = network.WLAN(network.AP_IF)
         self.ip = None
         self.active = False
@@ -168,9 +172,9 @@ class SetupAP:
         self._last_use = time.ticks_ms()
         self._last_client = None
         url = "http://%s/" % self.ip if self.http_port == 80 else "http://%s:%d/" % (self.ip, self.http_port)
-        # The console is the place to read the password from (it is not sent anywhere else).
-        self.log.info("set-up network \"%s\" is open, WPA2 password: %s ; then open %s"
-                      % (self.essid, self.password, url))
+        self.log.info("set-up network \"%s\" is open: join it, then open %s" % (self.essid, url))
+        # The password goes to the serial console only, not into the log ring that pages may show.
+        self.say("set-up network \"%s\": WPA2 password %s" % (self.essid, self.password))
         if self.dns_enabled:
             from dns_catchall import DnsCatchAll
             self.dns = DnsCatchAll(self.ip, self.dns_port, bind_ip=self.ip)

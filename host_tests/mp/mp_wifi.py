@@ -88,7 +88,8 @@ async def t_outage_backoff_ap_and_heal():
     wifi.remember("HomeNet", "pw")
     log = ListLog()
     ap_cfg = cfg_with()
-    setup = setup_mode.SetupAP(ap_cfg, log, http=False)
+    said = []
+    setup = setup_mode.SetupAP(ap_cfg, log, http=False, say=said.append)
     sup = sup_for(log, setup, ap_after_ms=600, ap_new_ms=50, idle_close_ms=3000)
     mptest.check(sup.worked, "known network")
     task = asyncio.create_task(sup.run())
@@ -110,7 +111,9 @@ async def t_outage_backoff_ap_and_heal():
     mptest.check(ap.active(), "AP interface on")
     mptest.eq(ap.config("essid"), "ChargeHQ-Meter-123456", "AP name with the chip's suffix")
     mptest.eq(ap.config("security"), network.AUTH_WPA2_PSK, "WPA2")
-    mptest.check(has(log, "WPA2 password: " + setup.password), "password on the console")
+    mptest.eq(said, ['set-up network "ChargeHQ-Meter-123456": WPA2 password ' + setup.password],
+              "password on the serial console")
+    mptest.check(not has(log, setup.password), "... and not in the log ring")
     mptest.check(has(log, "opening the set-up network, still retrying HomeNet"), "fallback line")
     mptest.check(count(log, "cannot join HomeNet: network not found") + count(log, "cannot join HomeNet: no connection")
                  >= 2, "several attempts before the AP")
@@ -353,6 +356,8 @@ def t_names_and_passwords():
     mptest.eq(setup_mode.device_suffix(), "123456", "suffix from machine.unique_id()")
     mptest.eq(setup_mode.ap_name("X" * 30), "X" * 25 + "-123456", "capped at 32, suffix kept")
     mptest.eq(len(setup_mode.ap_name("X" * 30)), 32, "32 characters max")
+    wide = setup_mode.ap_name("\u00e9" * 24)
+    mptest.check(len(wide.encode()) <= 32 and wide.endswith("-123456"), "32 bytes max (not characters)")
     try:
         os.remove("ap_key.txt")
     except OSError:
