@@ -87,3 +87,43 @@ def test_setup_in_a_browser(tmp_path, chromium):
         dev.finish()
     finally:
         dev.kill()
+
+
+def test_status_and_settings_in_a_browser(tmp_path, chromium):
+    """A running meter's status page, then its settings with the admin password (basic auth)."""
+    from playwright.sync_api import sync_playwright
+    from test_portal import _provisioned
+    path = compile_tree(tmp_path / "mpy")
+    state = tmp_path / "device"
+    state.mkdir()
+    _provisioned(state)
+    dev = Device("status", state, path, heap=FUNCTIONAL_HEAP)
+    try:
+        with sync_playwright() as p:
+            ctx = p.chromium.launch_persistent_context(
+                str(tmp_path / "profile"), executable_path=chromium, headless=True, args=ARGS,
+                http_credentials={"username": "admin", "password": "admin-pass-1"})
+            try:
+                page = ctx.pages[0] if ctx.pages else ctx.new_page()
+                page.goto(dev.url + "/")
+                wait_until(lambda: page.reload() and "kW" in page.locator("table").first.inner_text(),
+                           "a reading on the status page")
+                text = page.locator("body").inner_text()
+                for label in ("Production", "Consumption", "Last push", "Free memory", "Last reset"):
+                    assert label in text, label
+                page.click("text=Settings")
+                assert page.title() == "Settings"
+                assert page.input_value("input[name=ssid]") == "HomeNet"
+                assert page.input_value("input[name=api_key]") == ""  # never shown, only replaced
+                page.fill("input[name=push_interval_s]", "120")
+                page.click("button[type=submit]")
+                page.wait_for_selector("text=Settings saved")
+            finally:
+                ctx.close()
+        saved = json.loads((state / "config.json").read_text())
+        assert saved["chargehq"]["push_interval_s"] == 120
+        assert saved["chargehq"]["api_key"] == "status-test-KEY-0123456789"
+        wait_until(lambda: "ON-SAVED HomeNet True" in dev.output(), "the restart hook")
+        dev.finish()
+    finally:
+        dev.kill()
