@@ -372,6 +372,8 @@ def t_names_and_passwords():
 
 
 async def main():
+    stations(0)  # a clean radio whatever an earlier run left in the state folder
+    mode("ok")
     t_names_and_passwords()
     await t_join_reasons()
     await t_outage_backoff_ap_and_heal()
