@@ -27,3 +27,42 @@ def test_sim_default_source_is_the_ct_board(tmp_path):
     assert -5.0 < sm["net_import_kw"] < -3.5, sm
     assert abs(sm["production_kw"] + sm["net_import_kw"] - sm["consumption_kw"]) < 0.002, sm
     assert "battery_soc" not in sm, sm
+
+
+def test_sim_ct_faults_through_the_unchanged_firmware(tmp_path):
+    """Faults injected into the simulated chip (file atm90e32_fault in the device's folder): bus
+    garbage becomes the meter's error (not zeros), the meter reads again when it clears, and a
+    chip reset is noticed, logged and followed by a new set-up, while the firmware keeps running."""
+    import os
+    import signal
+    import threading
+    state, chq = tmp_path / "dev", tmp_path / "chq"
+    fault = state / "atm90e32_fault"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "sim.py"), "--fresh", "--state-dir",
+                             str(state), "--chq-dir", str(chq), "--quiet-server"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cap = threading.Timer(90, proc.kill)  # no --duration: its timer would outlive the SIGINT below
+    cap.start()
+    steps = [("source atm90e32 started", lambda: fault.write_text("garbage")),
+             ("meter: chip 0: ATM90E32 bus garbage", lambda: fault.unlink()),
+             ("meter read again", lambda: fault.write_text("reset")),
+             ("chip 0: ATM90E32 set up again", None)]
+    out = []
+    for line in proc.stdout:
+        out.append(line)
+        if steps and steps[0][0] in line:
+            _, act = steps.pop(0)
+            if act:
+                act()
+            else:
+                break
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGINT)  # the simulator stops the device and exits
+    rest, _ = proc.communicate(timeout=30)
+    cap.cancel()
+    text = "".join(out) + rest
+    assert not steps, "stuck before %r:\n%s" % (steps[0][0], text[-3000:])
+    assert "chip 0: ATM90E32 reset (MeterEn=0, brown-out?): setting it up again" in text, text
+    assert proc.returncode == 0, text
+    reading = [l for l in text.splitlines() if "reading:" in l][-1]
+    assert "solar" in reading and "grid" in reading, reading

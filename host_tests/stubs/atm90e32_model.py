@@ -19,7 +19,9 @@
 #
 # Faults (model.fault): None, "absent" (MISO floats high: 0xFF), "stuck_low" (0x00),
 # "garbage" (random bytes on MISO, writes lost); reset() is a brown-out (all registers back to
-# power-on values, MeterEn 0); set_load(..., amps beyond 65.535 A) gives an over-range current.
+# power-on values, MeterEn 0); set_load(..., amps beyond 65.535 A) gives an over-range current;
+# corrupt(addr, value) flips a configuration register (CRCErrStatus flags it). In the
+# simulator a file "atm90e32_fault" in the device's folder injects them (see _check_fault_file).
 # xfer() allocates nothing (the driver's allocation per poll is measured through it).
 from array import array
 import time
@@ -71,6 +73,8 @@ class ATM90E32Model:
         self._data = 0
         self._out = 0
         self._last_tick = time.ticks_ms()
+        self._last_fault_check = self._last_tick
+        self.fault_file = None                 # simulator: a file whose text injects a fault
         self.reset()
         self.resets = 0
 
@@ -231,6 +235,31 @@ class ATM90E32Model:
         if dt >= 20:
             self._last_tick = now
             self.advance(dt * self.speed)
+        if self.fault_file and time.ticks_diff(now, self._last_fault_check) >= 500:
+            self._last_fault_check = now
+            self._check_fault_file()
+
+    def _check_fault_file(self):
+        # Simulator hook: the file's text is the fault ("absent", "stuck_low", "garbage";
+        # "reset" resets the chip once and removes the file; "overrange" puts 80 A on phase A).
+        try:
+            with open(self.fault_file) as f:
+                what = f.read().strip()
+        except OSError:
+            if self.fault or self.amps_override[0] is not None:
+                self.fault = None
+                self.amps_override[0] = None
+                self._update()
+            return
+        if what == "reset":
+            import os
+            os.remove(self.fault_file)
+            self.reset()
+        elif what == "overrange":
+            self.amps_override[0] = 80.0
+            self._update()
+        elif what in ("absent", "stuck_low", "garbage"):
+            self.fault = what
 
     # --- bus ----------------------------------------------------------------------------
     def cs(self, level):
@@ -368,5 +397,6 @@ def attach_from_env(attach):
     hour = int(os.getenv("ESPSIM_ATM90E32_HOUR") or 12)
     speed = int(os.getenv("ESPSIM_ATM90E32_SPEED") or 1)
     model = split_board_model(hz, hour, speed)
+    model.fault_file = "atm90e32_fault"  # in the device's folder (the simulator's state dir)
     attach(cs, model)
     return model
