@@ -3,10 +3,16 @@
 # local fake Charge HQ - without the 60 s waits in between (the fake server allows any gap).
 #
 #   micropython [-X heapsize=N] espsim_run.py bench/mp_cycles.py ENDPOINT CA_FILE CYCLES PUSH_EVERY
-#                                                               [SOURCE_JSON]
+#                                                               [SOURCE_JSON [BOARD_NAME|-]]
 # Prints "BENCH key value" lines; exits 1 when a cycle fails (MemoryError included).
 import sys
 import gc
+gc.collect()
+_start = gc.mem_alloc()  # the interpreter, asyncio and the time stand-in
+import machine  # noqa: F401  (host stand-ins: built into the ESP32's firmware, no heap there)
+import network  # noqa: F401
+gc.collect()
+_stubs = gc.mem_alloc()
 import asyncio
 import json
 from app import config
@@ -15,7 +21,10 @@ from app.scheduler import App
 
 endpoint, ca_file, cycles, push_every = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 source = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {"type": "simulated", "speed": 60}
-board = json.loads(sys.argv[6]) if len(sys.argv) > 6 else None
+board = None
+if len(sys.argv) > 6 and sys.argv[6] != "-":  # a board name: boards/<name>.json in the cwd
+    with open("boards/%s.json" % sys.argv[6]) as f:
+        board = json.load(f)
 raw = {"wifi": {"ssid": "bench"}, "source": source,
        "chargehq": {"api_key": "bench-key-0123456789", "endpoint": endpoint, "ca_file": ca_file},
        "device": {"watchdog_s": 0}}
@@ -31,6 +40,9 @@ try:
 except ImportError:
     pass
 app = App(cfg, log, board, store)
+import https_post  # noqa: F401,E402  (the push loop imports it at the first push)
+gc.collect()
+_modules = gc.mem_alloc()
 
 
 async def main():
@@ -60,6 +72,9 @@ async def main():
         if i == min(100, cycles - 1):
             base = gc.mem_alloc()
     gc.collect()
+    print("BENCH heap_start", _start)
+    print("BENCH heap_stubs", _stubs - _start)
+    print("BENCH heap_app_loaded", _modules - _stubs)
     print("BENCH cycles", cycles)
     print("BENCH pushes", pushes)
     print("BENCH push_failures", fails)

@@ -191,16 +191,18 @@ def make_handler(state, min_gap, out):
     return Handler
 
 
-def serve(state, port=0, min_gap=29.9, host="127.0.0.1", out=sys.stdout):
-    """Start in a thread; -> (server, url, ca_der_path)."""
+def serve(state, port=0, min_gap=29.9, host="127.0.0.1", out=sys.stdout, tls=True):
+    """Start in a thread; -> (server, url, ca_der_path). tls=False: plain HTTP (benchmarks
+    use it to tell the app's own memory from mbedTLS's)."""
     os.makedirs(state, exist_ok=True)
     ca_der = make_ca(state)
     srv = Server((host, port), make_handler(state, min_gap, out))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(os.path.join(state, "server.pem"))
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(state, "server.pem"))
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    url = "https://localhost:%d%s" % (srv.server_address[1], PATH)
+    url = "%s://localhost:%d%s" % ("https" if tls else "http", srv.server_address[1], PATH)
     return srv, url, ca_der
 
 
