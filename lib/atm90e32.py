@@ -35,6 +35,7 @@ Readings after poll() (preallocated arrays: a poll allocates nothing):
   (and by read_energy()) into integer counters per phase: imp_counts[ph] (forward) and
   exp_counts[ph] (reverse). The caller takes them with take_import(ph) / take_export(ph), which
   return the counts and zero them: the counters stay small (no big integers on the ESP32).
+  UWH_PER_COUNT (3125) converts counts to uWh.
   Poll at least every few seconds: a 16-bit register holds 204.8 Wh (a minute at 12 kW).
 
 Errors raise ATM90E32Error with a sentence saying what is wrong (no chip / MISO floating high,
@@ -103,8 +104,7 @@ TEMP = const(0xFC)
 _RESET_KEY = const(0x789A)
 _UNLOCK = const(0x55AA)
 _LOCK = const(0x0000)
-_READ = const(0x80)        # bit 15 of the command word
-_WH_PER_COUNT_UWH = const(3125)  # 0.003125 Wh per energy count, in uWh
+UWH_PER_COUNT = const(3125)  # energy registers: 0.003125 Wh per count, in uWh
 
 OK = const(0)
 REINIT = const(1)

@@ -27,7 +27,6 @@ from app.sources import SourceError
 
 _ROLES = ("grid", "solar", "battery", "ignored")
 _PHASES = "ABC"
-_UWH_PER_COUNT = const(3125)
 _SETTLE_MS = const(250)
 _DRAIN_MS = const(1000)
 _CAL_KEYS = (("igain", 0, 65535), ("ugain", 0, 65535), ("ioffset", -32768, 65535),
@@ -325,9 +324,9 @@ class CTSource:
         if self.has["battery"]:
             site.battery_w = _w(batt)
         if net > 0:
-            site.d_import_uwh = net * _UWH_PER_COUNT
+            site.d_import_uwh = net * atm90e32.UWH_PER_COUNT
         elif net < 0:
-            site.d_export_uwh = -net * _UWH_PER_COUNT
+            site.d_export_uwh = -net * atm90e32.UWH_PER_COUNT
         site.t_ms = time.ticks_ms()
         site.t_s = time.time()
 
