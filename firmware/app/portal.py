@@ -300,21 +300,33 @@ async def serve(cfg, log, app=None, host="0.0.0.0", port=80, wlan=None, on_saved
 
 async def run(web, host, port, log):
     """Serve `web` until cancelled. MicroPython's accept loop dies for good when an allocation
-    fails in it (out of memory at the wrong moment): the server is then started again."""
+    fails in it (out of memory at the wrong moment): the server is then started again. Raises
+    OSError only when the first start fails (the port is taken): later ones are retried."""
+    started = False
     while True:
         try:
-            await web.start_server(host=host, port=port)
-            return  # shut down on purpose
-        except OSError:
-            raise  # the port is taken, or no network: the caller decides
-        except Exception as e:
-            log.warn("web server stopped (%s: %s): restarting it" % (type(e).__name__, e))
-        finally:  # a stopped server leaves MicroPython's listening socket open: free the port
-            srv = getattr(web, "server", None)
-            if srv is not None:
-                srv.close()
+            try:
                 web.server = None
-            gc.collect()
+                await web.start_server(host=host, port=port)
+                return  # shut down on purpose
+            finally:  # a stopped server leaves MicroPython's listening socket open: free the port
+                srv = getattr(web, "server", None)
+                if srv is not None:
+                    started = True
+                    srv.close()
+                    web.server = None
+                gc.collect()
+        except OSError as e:
+            if not started:
+                raise  # the port is taken, or no network: the caller decides
+            why = e
+        except Exception as e:  # MemoryError, mostly: log it if there is room to
+            why = e
+        try:
+            log.warn("web server stopped (%s): restarting it" % type(why).__name__)
+        except Exception:
+            pass
+        why = None
         await asyncio.sleep_ms(500)
 
 

@@ -94,6 +94,13 @@ async def main():
     web.on("/_test/finish", finish)
 
     tasks = [asyncio.create_task(portal.run(web, "127.0.0.1", PORT, log))]
+    if DEBUG:
+        async def watch():
+            while True:
+                await asyncio.sleep(2)
+                gc.collect()
+                print("MEM", gc.mem_alloc(), "conns", web.conns, [k for k in sys.modules if k[:4] == "app."])
+        tasks.append(asyncio.create_task(watch()))
     if app is not None:
         tasks.append(asyncio.create_task(app.run()))
     await asyncio.sleep_ms(50)
