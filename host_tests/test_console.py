@@ -94,7 +94,6 @@ def test_console_commands_through_a_pty(tmp_path):
     # the simulated site runs 60x fast so the energy totals move within seconds
     (state / "config.json").write_text(json.dumps({
         "wifi": {"ssid": "HomeNet", "password": "simulated"}, "chargehq": {"api_key": KEY},
-        "device": {"watchdog_s": 3},  # short, to show the REPL outlives it
         "source": {"type": "simulated", "speed": 60, "start_hour": 10, "battery": False}}))
     term = Terminal([sys.executable, str(ROOT / "tools" / "sim.py"), "--console", "--state-dir",
                      str(state), "--chq-dir", str(chq), "--interval", "3600", "--quiet-server"])
@@ -213,7 +212,9 @@ def _session(term, state, chq):
     later = term.buf[watch_end:].decode(errors="replace")
     assert not re.search(r"\n\[\d+:\d\d:\d\d\] solar", later), later[:2000]
 
-    # reboot: totals saved, the chip resets, the console comes back
+    # reboot: totals saved, the chip resets, the console comes back (with a 3 s watchdog from
+    # now on: a saved setting applies after the reboot; the REPL below must outlive it)
+    assert "reboot to apply" in term.run("set device.watchdog_s 3")
     term.type("reboot")
     term.expect("saving the totals and restarting")
     term.expect("[sim] chip reset (soft)")
