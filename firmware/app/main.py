@@ -39,8 +39,12 @@ def _services(app, log):
         from app.console import serve
         out.append(serve(app))
     if app.cfg.get("portal", "status_page"):  # LAN status page + /api/status (imports Microdot)
-        from app.portal import status_service
-        out.append(status_service(app, log))
+        try:
+            from app.statuspage import status_service
+            out.append(status_service(app, log))
+        except (ImportError, MemoryError) as e:  # the meter and the pushes go on without it
+            log.error("status page not started: %s: %s (deploy lib/microdot)" % (
+                type(e).__name__, e))
     return out
 
 

@@ -2,7 +2,7 @@
 #
 #   web = make(cfg, log, app=None, port=80, wlan=None, on_saved=None); await run(web, host, port, log)
 #   or: await serve(cfg, log, app=None, host="0.0.0.0", port=80, wlan=None, on_saved=None)
-#   status_service(app, log): the LAN pages as one of app.main's services (port portal.http_port)
+#   app.statuspage.status_service(app, log): the LAN pages as one of app.main's services
 # app None  -> set-up mode (captive portal on the access point): "/" is the set-up form; the OS
 #              connectivity probes, unknown paths and other hosts redirect to http://<portal ip>/.
 # app given -> running mode (LAN): the status page and /api/status (app.statuspage); /settings
@@ -28,12 +28,10 @@ Request.max_content_length = MAX_BODY
 Request.max_body_length = MAX_BODY
 Request.max_readline = 1024
 
-# What phones, laptops and browsers fetch to detect a captive portal (all redirected).
-PROBES = ("/generate_204", "/gen_204",                           # Android, Chrome
-          "/hotspot-detect.html", "/library/test/success.html",  # Apple
-          "/connecttest.txt", "/ncsi.txt", "/redirect",          # Windows
-          "/success.txt", "/canonical.html",                     # Firefox
-          "/check_network_status.txt")                           # GNOME (NetworkManager)
+# What phones, laptops and browsers fetch to detect a captive portal - Android/Chrome
+# /generate_204 /gen_204, Apple /hotspot-detect.html /library/test/success.html, Windows
+# /connecttest.txt /ncsi.txt /redirect, Firefox /success.txt /canonical.html, GNOME
+# /check_network_status.txt - needs no route: every unknown path is redirected to the portal.
 
 # No scripts at all: even an escaping slip cannot run JavaScript.
 HTML_HEADERS = {"Content-Type": "text/html; charset=UTF-8", "Cache-Control": "no-store",
@@ -111,19 +109,6 @@ def _parts(head, body):
     else:
         for part in body:
             yield part
-
-
-def read_form(req):
-    """-> dict of the posted form fields, or None when the body is not a readable form."""
-    try:
-        f = req.form
-    except MemoryError:
-        raise  # not the client's fault: the 503 handler answers
-    except Exception:  # bad %-escapes, bad UTF-8
-        return None
-    if f is None:
-        return None
-    return dict((k, f.get(k)) for k in f)
 
 
 class Web(Microdot):
@@ -234,8 +219,7 @@ def make(cfg, log, app=None, port=80, wlan=None, on_saved=None):
             if origin and origin != "null" and origin.split("://", 1)[-1] != host:
                 return page("Refused", '<p class="err">A form from another site was refused.</p>', 403)
 
-    # The probes (PROBES) need no route of their own: every unknown path is redirected, and
-    # each route costs RAM (Microdot compiles a regex per route).
+    # The OS probes need no route of their own: every unknown path is redirected (see above).
 
     @web.errorhandler(404)
     def _unknown(req):
@@ -328,17 +312,3 @@ async def run(web, host, port, log):
             pass
         why = None
         await asyncio.sleep_ms(500)
-
-
-async def status_service(app, log):
-    """The LAN status page as one of the app's services (app.main._services). While it listens,
-    app.web_running is True: the set-up network then needs no web server of its own."""
-    cfg = app.cfg
-    port = cfg.get("portal", "http_port")
-    app.web_running = True
-    try:
-        await serve(cfg, log, app, "0.0.0.0", port)
-    except OSError as e:  # the port is taken: the meter runs on without its page
-        log.error("status page: cannot listen on port %d: %s" % (port, e))
-    finally:
-        app.web_running = False

@@ -5,7 +5,7 @@ import asyncio
 from micropython import const
 from microdot import Response
 from app import config
-from app.portal import esc, page, read_form
+from app.portal import esc, page
 
 _RESTART_DELAY_MS = const(3000)
 
@@ -18,6 +18,19 @@ def whole(form, key, errors, what):
     except ValueError:
         errors.append("%s: must be a whole number (got %r)" % (what, v[:20]))
         return None
+
+
+def read_form(req):
+    """-> dict of the posted form fields, or None when the body is not a readable form."""
+    try:
+        f = req.form
+    except MemoryError:
+        raise  # not the client's fault: the 503 handler answers
+    except Exception:  # bad %-escapes, bad UTF-8
+        return None
+    if f is None:
+        return None
+    return dict((k, f.get(k)) for k in f)
 
 
 def _is_hex(s):

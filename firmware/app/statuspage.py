@@ -1,7 +1,7 @@
 # The LAN pages of a running meter: the status page, /api/status (JSON for evcc, Home Assistant,
 # scripts) and /settings behind the admin password (HTTP basic auth). The status comes from
 # App.status(), which holds no secrets; the settings form never shows the stored ones.
-from app.portal import esc, page
+from app.portal import esc, page, serve
 
 # (label, status key, unit) in page order
 _ROWS = (("Production", "production_kw", "kW"), ("Consumption", "consumption_kw", "kW"),
@@ -98,3 +98,17 @@ def register(web, app):
     web.on("/", index)
     web.on("/api/status", api_status)
     web.on("/settings", settings, ("GET", "POST"))
+
+
+async def status_service(app, log):
+    """The LAN status page as one of the app's services (app.main._services). While it listens,
+    app.web_running is True: the set-up network then needs no web server of its own."""
+    cfg = app.cfg
+    port = cfg.get("portal", "http_port")
+    app.web_running = True
+    try:
+        await serve(cfg, log, app, "0.0.0.0", port)
+    except OSError as e:  # the port is taken: the meter runs on without its page
+        log.error("status page: cannot listen on port %d: %s" % (port, e))
+    finally:
+        app.web_running = False
