@@ -176,15 +176,17 @@ class SetupAP:
         # The password goes to the serial console only, not into the log ring that pages may show.
         self.say("set-up network \"%s\": WPA2 password %s" % (self.essid, self.password))
         if self.dns_enabled:
-            from dns_catchall import DnsCatchAll
-            self.dns = DnsCatchAll(self.ip, self.dns_port, bind_ip=self.ip)
             try:
+                from dns_catchall import DnsCatchAll
+                self.dns = DnsCatchAll(self.ip, self.dns_port, bind_ip=self.ip)
                 self.dns.open()
                 self._dns_seen = 0
                 self._tasks.append(asyncio.create_task(self._run("DNS", self.dns.serve())))
-            except OSError as e:
-                self.log.error("set-up DNS on port %d: %s (phones will not open the portal by "
-                               "themselves; browse to %s)" % (self.dns_port, e, url))
+            except Exception as e:  # port taken, module missing, out of memory: the AP stays
+                self.log.error("set-up DNS on port %d: %s: %s (phones will not open the portal by "
+                               "themselves; browse to %s)" % (self.dns_port, type(e).__name__, e, url))
+                if self.dns is not None:
+                    self.dns.close()
                 self.dns = None
         if self.http() if callable(self.http) else self.http:
             self._tasks.append(asyncio.create_task(self._run(

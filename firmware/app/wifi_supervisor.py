@@ -88,11 +88,7 @@ class Supervisor:
     async def run(self):
         """Forever. Every error is logged and retried later: this task never ends the app."""
         while True:
-            try:
-                wait = await self.step()
-            except Exception as e:
-                self.log.error("Wi-Fi supervisor: %s: %s" % (type(e).__name__, e))
-                wait = self.check_ms
+            wait = await self.step()
             if wait > 0:
                 try:
                     await asyncio.wait_for(self.wake.wait(), wait / 1000)
@@ -101,7 +97,15 @@ class Supervisor:
                 self.wake.clear()
 
     async def step(self):
-        """One look at the station and the set-up network; -> ms until the next look."""
+        """One look at the station and the set-up network; -> ms until the next look. Never
+        raises (app.main awaits the first look before anything else runs)."""
+        try:
+            return await self._step()
+        except Exception as e:
+            self.log.error("Wi-Fi supervisor: %s: %s" % (type(e).__name__, e))
+            return self.check_ms
+
+    async def _step(self):
         now = _ms()
         st = self._status()  # read first: the reason a link dropped is in it
         connected = self._connected()

@@ -269,6 +269,15 @@ async def t_setup_dns():
     mptest.check(s2.used_ms() is not None, "a DNS query counts as use")
     await s2.close()
     mptest.check(s2.dns is None, "closed")
+    # the DNS port taken by someone else: said plainly, the set-up network still opens
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind(socket.getaddrinfo("127.0.0.1", DNS_PORT + 2)[0][-1])
+    s3 = setup_mode.SetupAP(cfg_with(dns_port=DNS_PORT + 2), log, http=False)
+    mptest.check(await s3.open(), "opened without its DNS")
+    mptest.check(s3.active and s3.dns is None and has(log, "set-up DNS on port %d: OSError" % (DNS_PORT + 2)),
+                 "DNS failure logged: %r" % log.lines[-2:])
+    await s3.close()
+    blocker.close()
     # and it opens again on the same port (the socket was really closed)
     mptest.check(await s2.open(), "reopened")
     mptest.check(s2.dns is not None, "DNS again")
@@ -348,6 +357,7 @@ async def t_http_task_and_errors():
     task = asyncio.create_task(sup.run())
     await until(lambda: count(log, "Wi-Fi supervisor: RuntimeError: boom") >= 2, what="errors logged")
     mptest.check(not task.done(), "the supervisor keeps running")
+    mptest.eq(await sup.step(), sup.check_ms, "a look that fails says so and returns (main awaits the first)")
     task.cancel()
     await asyncio.sleep_ms(0)
 
