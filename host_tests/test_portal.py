@@ -266,6 +266,11 @@ def test_status_page_and_settings(tmp_path, mpy_path):
         assert saved["wifi"]["password"] == "hunter2-wifi"  # same network, empty field: kept
         assert saved["device"]["admin_password"] == "admin-pass-1"
         wait_until(lambda: "ON-SAVED HomeNet True" in dev.output(), "the restart hook")
+        # guessing the admin password: after 10 wrong ones in a row, locked even for the right one
+        for _ in range(10):
+            assert request(dev, "GET", "/settings", headers=_auth("guess"))[0] == 401
+        st, h, _ = request(dev, "GET", "/settings", headers=_auth("admin-pass-1"))
+        assert st == 429 and h["retry-after"] == "60"
         out = dev.finish()
     finally:
         dev.kill()

@@ -22,7 +22,8 @@ _CONN_TIMEOUT_S = const(15)  # a client that sends nothing must not hold a socke
 _MAX_CONNS = const(4)        # phones open many connections at once; lwIP has few sockets
 _CHUNK = const(1024)
 _DRAIN = const(8192)
-_FORGET = ("app.webforms", "app.setupsave", "app.setupsources", "app.sources", "app.boards", "app.wifi")  # loaded per request in set-up mode
+# loaded for one request in set-up mode, dropped after it (see Web.forget)
+_FORGET = ("app.webforms", "app.setupsave", "app.setupsources", "app.sources", "app.boards", "app.wifi")
 
 Request.max_content_length = MAX_BODY
 Request.max_body_length = MAX_BODY
@@ -155,8 +156,9 @@ class Web(Microdot):
         return (r[1] if method in r[0] else 405), "", None
 
     def forget(self):
-        """Drop the form's modules imported since start (the form, a source's config check): the set-up
-        portal must fit next to Microdot in a small heap. They load again when needed."""
+        """Drop the modules imported since start that only one request needed (the form, a
+        source's config check): the set-up portal must fit next to Microdot in a small heap.
+        They load again when needed."""
         if self.keep is None:
             return
         for name in list(sys.modules):
@@ -310,5 +312,4 @@ async def run(web, host, port, log):
             log.warn("web server stopped (%s): restarting it" % type(why).__name__)
         except Exception:
             pass
-        why = None
         await asyncio.sleep_ms(500)

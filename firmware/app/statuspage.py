@@ -1,7 +1,12 @@
 # The LAN pages of a running meter: the status page, /api/status (JSON for evcc, Home Assistant,
 # scripts) and /settings behind the admin password (HTTP basic auth). The status comes from
 # App.status(), which holds no secrets; the settings form never shows the stored ones.
+import time
+from micropython import const
 from app.portal import esc, page, serve
+
+_MAX_WRONG = const(10)    # wrong admin passwords in a row before the settings lock for a while
+_LOCK_MS = const(60000)
 
 # (label, status key, unit) in page order
 _ROWS = (("Production", "production_kw", "kW"), ("Consumption", "consumption_kw", "kW"),
@@ -81,14 +86,24 @@ def register(web, app):
     def api_status(req):
         return app.status(), 200, {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
 
+    guard = [0, 0]  # wrong passwords in a row, ticks_ms when the lock-out began
+
     async def settings(req):
         pw = cfg.get("device", "admin_password")
         if not pw:
             return page("Settings locked", "<p>No admin password is set: set <code>device.admin_password"
                         "</code> with the serial console, then reload.</p>", 403)
+        if guard[0] >= _MAX_WRONG:  # guessing: locked for a while, right password or not
+            if time.ticks_diff(time.ticks_ms(), guard[1]) < _LOCK_MS:
+                return "Too many wrong passwords: try again later.", 429, {"Retry-After": str(_LOCK_MS // 1000)}
+            guard[0] = 0
         if not authorized(req, pw):
+            if req.headers.get("Authorization"):
+                guard[0] += 1
+                guard[1] = time.ticks_ms()
             return ("Admin password required", 401,
                     {"WWW-Authenticate": 'Basic realm="meter settings"', "Content-Type": "text/plain"})
+        guard[0] = 0
         if req.method == "GET":
             from app import webforms
             return webforms.form_page(web)
