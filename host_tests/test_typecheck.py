@@ -3,7 +3,7 @@ micropython-esp32-stubs and micropython-stdlib-stubs; settings in mypy.ini, driv
 
 Measures: 0 errors in the firmware; and, on a canary module with known mistakes, that the check
 really catches what it is for (a UART method the ESP32 lacks, a wrong UART or WLAN.config keyword, a
-CPython-only time call, a misspelt machine class or constant) while the CPython-fallback idiom passes."""
+CPython-only time call, a misspelt machine class or constant, arithmetic on ticks) while the CPython-fallback idiom passes."""
 import subprocess
 import sys
 
@@ -42,6 +42,11 @@ def use():
     wlan.config(host_name="meter")        # MISTAKE: unknown config param
     machine.Pin(2, machine.Pin.OUTPUT)    # MISTAKE: it is Pin.OUT
     machine.WatchDog(timeout=5000)        # MISTAKE: it is machine.WDT
+    t0 = time.ticks_ms()
+    held = [0, 0]
+    held[1] = t0                          # fine: a tick kept in a list
+    waited = time.ticks_ms() - t0         # MISTAKE: wrong after the 2**30 wrap: ticks_diff
+    print(time.ticks_diff(time.ticks_ms(), held[1]), waited)
     return ticks_ms()
 
 
@@ -76,10 +81,10 @@ def test_the_check_catches_esp32_api_mistakes(tmp_path):
     canary.write_text(CANARY)
     errors, left_out, raw = typecheck.check((str(canary),))
     mistakes = [i for i, text in enumerate(CANARY.split("\n"), 1) if "# MISTAKE" in text]
-    assert len(mistakes) == 7
+    assert len(mistakes) == 8
     assert sorted(set(e["line"] for e in errors)) == mistakes, \
         typecheck.report(errors, left_out) + "\n--- mypy ---\n" + raw
     msgs = " ".join(e["msg"] for e in errors)
-    for word in ("monotonic", "read_until", "host_name", "OUTPUT", "WatchDog", "nmae", '"baud"'):
+    for word in ("monotonic", "read_until", "host_name", "OUTPUT", "WatchDog", "nmae", '"baud"', "_TicksMs"):
         assert word in msgs, word
-    assert sorted(e["why"].split(" ")[0] for e in left_out) == ["CPython", "attribute", "attribute", "optional"]
+    assert sorted(e["why"].split(" ")[0] for e in left_out) == ["CPython", "a", "attribute", "attribute", "optional"]

@@ -15,7 +15,9 @@ Two kinds of findings are left out, and listed as such: an import inside `try:` 
 when the imports it stands in for all exist on the ESP32 (a CPython fallback: it never runs on the
 board). Also left out: `"X" has no attribute "a"` for a project class X when `.a` is assigned
 somewhere in that file (records filled from outside their methods: mypy cannot follow, a typo that
-is never assigned still counts). The stubs type WLAN.config(**kwargs) loosely, so its keywords are checked here against the
+is never assigned still counts). Arithmetic on ticks_ms()/ticks_us() values
+(wrong once the counter wraps: use ticks_diff) is an error; other [operator] findings, which come
+from types mypy guesses for unannotated code, are left out. The stubs type WLAN.config(**kwargs) loosely, so its keywords are checked here against the
 ones the ESP32 port accepts.
 """
 import ast
@@ -187,12 +189,25 @@ def check(paths=("firmware", "lib")):
     errors += check_wlan_config(paths)
     kept = []
     for e in errors:
-        why = _outside_attribute(e)
+        why = _inference_noise(e) or _outside_attribute(e)
         if why:
             left_out.append(dict(e, why=why))
         else:
             kept.append(e)
     return kept, left_out, raw
+
+
+def _inference_noise(e):
+    """The stubs give ticks_ms()/ticks_us() an opaque type so that arithmetic on ticks (wrong once the
+    counter wraps at 2**30) is an [operator] error: those count. Other [operator] findings come from
+    types mypy guessed for unannotated code (None + int after `x = None`), and a tick stored in a
+    list that held ints is fine on the board."""
+    msg = e["msg"]
+    if msg.endswith("[operator]") and "_Ticks" not in msg:
+        return "operator on a type mypy inferred from unannotated code (only tick arithmetic counts)"
+    if msg.endswith("[call-overload]") and "_Ticks" in msg and '"__setitem__" of "list"' in msg:
+        return "a tick value stored in a list that held ints (ticks are ints on the board)"
+    return None
 
 
 _NO_ATTR = re.compile(r'"(\w+)" has no attribute "(\w+)"')
@@ -236,7 +251,7 @@ def report(errors, left_out):
         lines += ["    " + n for n in e["notes"]]
     files = sorted(set(e["path"] for e in errors))
     lines.append("typecheck: %d error(s)%s; %d finding(s) left out (CPython fallbacks, optional imports, "
-                 "attributes set from outside a class)"
+                 "attributes set from outside a class, inferred-type noise)"
                  % (len(errors), (" in " + ", ".join(files)) if files else "", len(left_out)))
     return "\n".join(lines)
 
