@@ -116,11 +116,19 @@ class Web(Microdot):
     """Microdot with a deadline per connection, a cap on connections held at once, and (set-up
     mode) modules loaded for one request dropped after it."""
 
-    def __init__(self, forget=False):
+    def __init__(self, cfg, log, app=None, wlan=None, on_saved=None):
         super().__init__()
+        # what the page handlers (app.webforms, app.setupsave, app.statuspage) work with
+        self.cfg = cfg
+        self.log = log
+        self.app = app
+        self.wlan = wlan
+        self.on_saved = on_saved
+        self.setup = app is None
+        self.state = {"join": None, "why": None, "ip": None, "ssid": None, "nets": None, "scanned": None}
         self.conns = 0
         self.paths = {}
-        self.keep = set(sys.modules) if forget else None
+        self.keep = set(sys.modules) if self.setup else None
 
     async def handle_request(self, reader, writer):
         if self.conns >= _MAX_CONNS:
@@ -200,10 +208,7 @@ def make(cfg, log, app=None, port=80, wlan=None, on_saved=None):
     on_saved(cfg, joined): called once settings are saved (set-up: after joining the new network);
     it may be a coroutine function. Default: restart the chip (app.shutdown() first)."""
     setup = app is None
-    web = Web(forget=setup)
-    # what the form handlers (app.webforms, loaded per request) work with
-    web.cfg, web.log, web.app, web.wlan, web.on_saved, web.setup = cfg, log, app, wlan, on_saved, setup
-    web.state = {"join": None, "why": None, "ip": None, "ssid": None, "nets": None, "scanned": None}
+    web = Web(cfg, log, app, wlan, on_saved)
 
     def url(req):
         return "http://%s/" % portal_ip(req) if port == 80 else "http://%s:%d/" % (portal_ip(req), port)

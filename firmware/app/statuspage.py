@@ -76,6 +76,14 @@ def authorized(req, pw):
     return diff == 0
 
 
+class _Guard:
+    """Wrong admin passwords in a row, and when the last one came."""
+
+    def __init__(self):
+        self.wrong = 0
+        self.since = time.ticks_ms()
+
+
 def register(web, app):
     """Add the LAN routes to app.portal's server."""
     cfg = app.cfg
@@ -86,24 +94,24 @@ def register(web, app):
     def api_status(req):
         return app.status(), 200, {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
 
-    guard = [0, 0]  # wrong passwords in a row, ticks_ms when the lock-out began
+    guard = _Guard()
 
     async def settings(req):
         pw = cfg.get("device", "admin_password")
         if not pw:
             return page("Settings locked", "<p>No admin password is set: set <code>device.admin_password"
                         "</code> with the serial console, then reload.</p>", 403)
-        if guard[0] >= _MAX_WRONG:  # guessing: locked for a while, right password or not
-            if time.ticks_diff(time.ticks_ms(), guard[1]) < _LOCK_MS:
+        if guard.wrong >= _MAX_WRONG:  # guessing: locked for a while, right password or not
+            if time.ticks_diff(time.ticks_ms(), guard.since) < _LOCK_MS:
                 return "Too many wrong passwords: try again later.", 429, {"Retry-After": str(_LOCK_MS // 1000)}
-            guard[0] = 0
+            guard.wrong = 0
         if not authorized(req, pw):
             if req.headers.get("Authorization"):
-                guard[0] += 1
-                guard[1] = time.ticks_ms()
+                guard.wrong += 1
+                guard.since = time.ticks_ms()
             return ("Admin password required", 401,
                     {"WWW-Authenticate": 'Basic realm="meter settings"', "Content-Type": "text/plain"})
-        guard[0] = 0
+        guard.wrong = 0
         if req.method == "GET":
             from app import webforms
             return webforms.form_page(web)
