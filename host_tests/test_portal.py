@@ -201,6 +201,16 @@ def _provisioned(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(cfg))
 
 
+def from_addr(dev, source, path):
+    """GET from another loopback address (127.0.0.2 is on the AP's /24, 127.1.0.1 is not)."""
+    c = http.client.HTTPConnection("127.0.0.1", dev.port, timeout=20, source_address=(source, 0))
+    c.request("GET", path, headers={"Host": "meter.lan:%d" % dev.port})
+    r = c.getresponse()
+    out = r.status, r.getheader("Location"), r.read().decode("utf-8", "replace")
+    c.close()
+    return out
+
+
 def _auth(pw, user="admin"):
     return {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()}
 
@@ -234,11 +244,14 @@ def test_status_page_and_settings(tmp_path, mpy_path):
         # the LAN (another subnet: 127.1.0.1 here) to the address it used
         st, h, _ = request(dev, "GET", "/generate_204", headers={"Host": "connectivitycheck.gstatic.com"})
         assert (st, h["location"]) == (302, dev.url + "/")
-        c = http.client.HTTPConnection("127.0.0.1", dev.port, timeout=20, source_address=("127.1.0.1", 0))
-        c.request("GET", "/nothing-here", headers={"Host": "meter.lan:%d" % dev.port})
-        r = c.getresponse()
-        assert (r.status, r.getheader("Location")) == (302, "http://meter.lan:%d/" % dev.port)
-        c.close()
+        assert from_addr(dev, "127.1.0.1", "/nothing-here")[:2] == (302, "http://meter.lan:%d/" % dev.port)
+        # a phone on the set-up network (127.0.0.2: the AP's /24) gets the settings form without
+        # the admin password: it knew the set-up network's own password; the LAN does not
+        st, _, body = from_addr(dev, "127.0.0.2", "/")
+        assert st == 200 and 'name="ssid"' in body and "<title>Settings</title>" in body
+        assert from_addr(dev, "127.0.0.2", "/settings")[0] == 200
+        assert from_addr(dev, "127.1.0.1", "/settings")[0] == 401
+        assert from_addr(dev, "127.1.0.1", "/")[0] == 200 and "Production" in from_addr(dev, "127.1.0.1", "/")[2]
 
         # settings: only with the admin password; the API key is never shown, only replaced
         st, h, _ = request(dev, "GET", "/settings")

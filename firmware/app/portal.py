@@ -181,7 +181,7 @@ class Web(Microdot):
                         pass
 
 
-def _peer_ip(addr):
+def peer_ip(addr):
     # ("192.168.4.2", 51234) on the ESP32; a raw sockaddr_in (bytes) on the unix port
     if isinstance(addr, (bytes, bytearray)):
         return "%d.%d.%d.%d" % tuple(addr[4:8]) if len(addr) >= 8 else ""
@@ -196,7 +196,7 @@ def portal_ip(req):
         ap = network.WLAN(network.AP_IF)
         if ap.active():
             ip = ap.ifconfig()[0]
-            if _peer_ip(req.client_addr).rsplit(".", 1)[0] == ip.rsplit(".", 1)[0]:  # the AP's /24
+            if peer_ip(req.client_addr).rsplit(".", 1)[0] == ip.rsplit(".", 1)[0]:  # the AP's /24
                 return ip
     except Exception:
         pass

@@ -76,6 +76,24 @@ def authorized(req, pw):
     return diff == 0
 
 
+def setup_client(app, req):
+    """The set-up network (the fallback access point) when `req` comes from a phone on it, else
+    None. Such a phone gets the settings without the admin password: it knows the set-up
+    network's own password, shown only on the serial console."""
+    sup = getattr(app, "wifi_sup", None)
+    ap = getattr(sup, "setup", None)
+    if ap is None or not getattr(ap, "active", False):
+        return None
+    from app.portal import peer_ip
+    try:
+        if ap.is_client(peer_ip(req.client_addr)):
+            ap.touch()  # the set-up network is in use: not idle
+            return ap
+    except Exception:
+        pass
+    return None
+
+
 class _Guard:
     """Wrong admin passwords in a row, and when the last one came."""
 
@@ -89,6 +107,9 @@ def register(web, app):
     cfg = app.cfg
 
     def index(req):
+        if setup_client(app, req):  # a phone that joined the fallback set-up network
+            from app import webforms
+            return webforms.form_page(web)
         return page("Charge HQ meter", html_parts(app.status()), refresh=10)
 
     def api_status(req):
@@ -97,21 +118,23 @@ def register(web, app):
     guard = _Guard()
 
     async def settings(req):
-        pw = cfg.get("device", "admin_password")
-        if not pw:
-            return page("Settings locked", "<p>No admin password is set: set <code>device.admin_password"
-                        "</code> with the serial console, then reload.</p>", 403)
-        if guard.wrong >= _MAX_WRONG:  # guessing: locked for a while, right password or not
-            if time.ticks_diff(time.ticks_ms(), guard.since) < _LOCK_MS:
-                return "Too many wrong passwords: try again later.", 429, {"Retry-After": str(_LOCK_MS // 1000)}
+        if not setup_client(app, req):  # on the set-up network: no admin password (see there)
+            pw = cfg.get("device", "admin_password")
+            if not pw:
+                return page("Settings locked", "<p>No admin password is set: set <code>device.admin_password"
+                            "</code> with the serial console, then reload.</p>", 403)
+            if guard.wrong >= _MAX_WRONG:  # guessing: locked for a while, right password or not
+                if time.ticks_diff(time.ticks_ms(), guard.since) < _LOCK_MS:
+                    return ("Too many wrong passwords: try again later.", 429,
+                            {"Retry-After": str(_LOCK_MS // 1000)})
+                guard.wrong = 0
+            if not authorized(req, pw):
+                if req.headers.get("Authorization"):
+                    guard.wrong += 1
+                    guard.since = time.ticks_ms()
+                return ("Admin password required", 401,
+                        {"WWW-Authenticate": 'Basic realm="meter settings"', "Content-Type": "text/plain"})
             guard.wrong = 0
-        if not authorized(req, pw):
-            if req.headers.get("Authorization"):
-                guard.wrong += 1
-                guard.since = time.ticks_ms()
-            return ("Admin password required", 401,
-                    {"WWW-Authenticate": 'Basic realm="meter settings"', "Content-Type": "text/plain"})
-        guard.wrong = 0
         if req.method == "GET":
             from app import webforms
             return webforms.form_page(web)

@@ -71,6 +71,15 @@ async def main():
         app.wifi.connect("HomeNet", "pw")
         if "ap" in sys.argv:  # the set-up network up too (a fallback while the app runs)
             network.WLAN(network.AP_IF).active(True)
+            from app.setup_mode import SetupAP
+
+            class Sup:  # app.wifi_supervisor.Supervisor, as far as the pages look
+                def status(self):
+                    return {"reason": "signal lost", "down_s": 700, "outages": 1, "setup_ap": True}
+            app.wifi_sup = Sup()
+            app.wifi_sup.setup = ap = SetupAP(cfg, log, http=False, dns=False)
+            ap.active = True  # as open() leaves it, without starting a second web server
+            ap.ip = "127.0.0.1"
     web = portal.make(cfg, log, app, PORT, wlan, on_saved)
     web.after_request(measure)
     web.after_error_request(measure)
