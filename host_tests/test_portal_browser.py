@@ -7,6 +7,7 @@ chromium comes from Debian (Playwright's own browser download cannot work offlin
 tools/ensure_chromium.sh installs it when missing (as root) or fails with the command to run.
 """
 import json
+import os
 import subprocess
 
 import pytest
@@ -24,6 +25,19 @@ def chromium():
     res = subprocess.run(["sh", str(ROOT / "tools" / "ensure_chromium.sh")], capture_output=True, text=True)
     assert res.returncode == 0, "chromium is needed for the browser test:\n" + res.stderr
     return CHROMIUM
+
+
+def test_ensure_chromium_says_what_to_run(tmp_path):
+    """Not root and no chromium: the script fails with the exact command (it never skips)."""
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "id").write_text("#!/bin/sh\necho 1000\n")  # `id -u` of an ordinary user
+    (shim / "id").chmod(0o755)
+    env = dict(os.environ, CHROMIUM=str(tmp_path / "no-chromium"), PATH="%s:%s" % (shim, os.environ["PATH"]))
+    res = subprocess.run(["sh", str(ROOT / "tools" / "ensure_chromium.sh")], capture_output=True, text=True,
+                         env=env)
+    assert res.returncode == 1
+    assert "sudo apt-get update && sudo apt-get install -y chromium" in res.stderr
 
 
 def test_setup_in_a_browser(tmp_path, chromium):
