@@ -107,6 +107,9 @@ class Store:
         self._push_s = 0                # time.time() of the last push, for display
         self.source = None              # where the totals came from at boot
         self.flash_writes = 0
+        # The totals on flash: what is pushed. A power cut falls back to flash, so Charge HQ
+        # never sees a total lower than one it had (the pushed kWh lag by <= checkpoint_s).
+        self.safe_wh = [0, 0]
         self.flash_errors = 0
         self.rtc_errors = 0
         self.restored = False           # nothing is written before restore(): it would
@@ -133,6 +136,7 @@ class Store:
             if best is None or rec[3] > best[3]:
                 best, best_from = rec, "flash slot %d" % i
                 self._slot = 1 - i
+                self.safe_wh = [rec[4], rec[5]]
         self._cp_key = None if best is None else _key(best)
         rtc_rec = None
         try:
@@ -287,11 +291,16 @@ class Store:
             return False  # this slot is suspect; the other still holds the last checkpoint
         self._slot = 1 - self._slot
         self._cp_key = key
+        self.safe_wh = [app.energy.wh[0], app.energy.wh[1]]  # what the buffer just saved
         self.flash_writes += 1
         app.energy.changed = False
         if why:
             self.log.info("energy: saved (%s)" % why)
         return True
+
+    def pushable_wh(self):
+        """Lifetime totals safe to push: those on flash (a power cut cannot take them back)."""
+        return self.safe_wh
 
     def status(self):
         return {"restored_from": self.source, "flash_writes": self.flash_writes,

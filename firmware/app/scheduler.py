@@ -126,7 +126,9 @@ class App:
             self.validation = None
             return payload.body(key, error=why), "error: " + why
         s = self.site
-        energy = self.energy.wh if s.grid_w is not None else None
+        energy = None
+        if s.grid_w is not None:  # with a store, the totals on flash (never taken back)
+            energy = self.store.pushable_wh() if self.store else self.energy.wh
         v = validate.check(s, energy, self.last_pushed_wh,
                            self.cfg.get("validation", "tolerance_w"),
                            self.cfg.get("validation", "tolerance_pct"),
@@ -186,7 +188,8 @@ class App:
             body = None
             if ok:
                 if self.validation is not None:
-                    self.last_pushed_wh = list(self.energy.wh)
+                    self.last_pushed_wh = list(self.store.pushable_wh() if self.store
+                                               else self.energy.wh)
                 self.log.info("pushed (%s): %s" % (self.pusher.last_result, summary))
             if self.store:
                 self.store.on_push(self)

@@ -1,0 +1,53 @@
+# The kWh totals pushed to Charge HQ never go back, even across a power cut: what is pushed is
+# what flash holds (RTC memory is lost on power-on, flash lags by up to energy.checkpoint_s).
+import json
+from mptest import check, eq, done, ListLog
+from app import config
+from app.scheduler import App
+from app.persist import Store
+
+
+class MemRTC:
+    def __init__(self):
+        self.data = b""
+
+    def memory(self, data=None):
+        if data is None:
+            return self.data
+        self.data = bytes(data)
+
+
+cfg = config.validate({"wifi": {"ssid": "x"}, "chargehq": {"api_key": "pushed-key-0123456789"},
+                       "source": {"type": "simulated"}, "device": {"watchdog_s": 0}})
+rtc = MemRTC()
+
+
+def boot():
+    log = ListLog()
+    app = App(cfg, log)
+    store = Store(log, rtc=rtc)
+    app.store = store
+    store.restore(app)
+    return app, store
+
+
+app, store = boot()
+eq(store.pushable_wh(), [0, 0], "a new device pushes 0 until it has saved something")
+pushed_high = [0, 0]
+for round_ in range(5):
+    app.energy.add(1500 * 1000000, 200 * 1000000)  # 1.5 kWh in, 0.2 kWh out since the last round
+    store.on_poll(app)
+    if round_ in (0, 2):
+        store.checkpoint(app, "test")  # as every checkpoint_s
+    p = store.pushable_wh()
+    check(p[0] <= app.energy.wh[0] and p[1] <= app.energy.wh[1], "pushed <= counted")
+    check(p[0] >= pushed_high[0] and p[1] >= pushed_high[1], "pushed never back within a boot")
+    pushed_high = list(p)
+eq(pushed_high, [4500, 600], "pushed: the third checkpoint's totals")
+eq(app.energy.wh, [7500, 1000], "counted: more than flash holds")
+# power cut now: RTC memory is not trusted after a power-on, flash gives the totals back
+app2, store2 = boot()
+check(app2.energy.wh[0] >= pushed_high[0] and app2.energy.wh[1] >= pushed_high[1],
+      "after the cut the totals are not below what Charge HQ saw: %r vs %r" % (app2.energy.wh, pushed_high))
+eq(store2.pushable_wh(), pushed_high, "the first push after the cut repeats the last one")
+done()
