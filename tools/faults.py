@@ -365,6 +365,8 @@ def part_powercuts(tmp, n, seed):
             # a cut at any moment: during start-up, a poll, a push or a checkpoint; sometimes
             # right after a clean stop began (Ctrl-C: the checkpoint write is cut)
             life = rng.choice((rng.uniform(0.05, 1.5), rng.uniform(0.5, 6), rng.uniform(3, 12)))
+            if n >= 100 and rng.random() < 0.12:
+                life = rng.uniform(31, 40)  # long enough to push (30 s floor after a power-on)
             time.sleep(life)
             if k < per_dev[i] and rng.random() < 0.25:
                 os.killpg(fw.proc.pid, signal.SIGINT)
@@ -420,6 +422,20 @@ def part_powercuts(tmp, n, seed):
             prev_restored = restored
             if seen:
                 best = (max(best[0], seen[0]), max(best[1], seen[1]))
+    # what Charge HQ saw: per device, the pushed kWh never went back across the cuts
+    pushed_back = 0
+    n_pushes = 0
+    by_key = {}
+    for p in _pushes(chq):
+        m = p["body"].get("siteMeters")
+        if m and "imported_kwh" in m:
+            by_key.setdefault(p["body"].get("apiKey"), []).append((m["imported_kwh"], m["exported_kwh"]))
+    for seq in by_key.values():
+        n_pushes += len(seq)
+        for a, b in zip(seq, seq[1:]):
+            if b[0] < a[0] or b[1] < a[1]:
+                pushed_back += 1
+                r.fail("pushed kWh went back from %s to %s" % (a, b))
     r.faults = sum(per_dev)
     # Ctrl-C (the clean stops above) that lands while the interpreter is still importing prints
     # a KeyboardInterrupt traceback: that is the REPL's doing, not a fault of the firmware
@@ -429,7 +445,8 @@ def part_powercuts(tmp, n, seed):
     r.unhandled = len(tracebacks)
     if tracebacks:
         r.fail("tracebacks: %s" % tracebacks[:3])
-    r.detail = ("%d cuts on %d devices; totals never went back (%d times they did); largest loss "
+    r.detail = ("%d pushes, pushed kWh went back %d times; " % (n_pushes, pushed_back)) + (
+        "%d cuts on %d devices; totals never went back (%d times they did); largest loss "
                 "%d Wh against a bound of %d Wh (%d s of checkpoint interval + a poll at <= 20 kW, "
                 "site at %dx speed)" % (cuts, n_dev, backwards, max_loss, bound_wh, 60, speed))
     return r
