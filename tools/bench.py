@@ -620,7 +620,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer cycles and reboots (a smoke run)")
     ap.add_argument("--only", help="comma-separated figures: " + ",".join(FIGURES))
-    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    ap.add_argument("--out", help="report file (default docs/benchmarks.md; with --only or "
+                                  "--quick nothing is written unless --out is given)")
     a = ap.parse_args(argv)
     only = set(a.only.split(",")) if a.only else set(FIGURES)
     t0 = time.time()
@@ -644,8 +645,10 @@ def main(argv=None):
                 log("%s done in %.0f s: %s" % (name, time.time() - t, rows[-1][2] if rows else ""))
     finally:
         env.close()
-    write_report(rows, extra, a.out, a.quick, time.time() - t0)
-    log("wrote %s" % a.out)
+    out = a.out or (None if (a.only or a.quick) else str(ROOT / "docs" / "benchmarks.md"))
+    if out:  # a partial run must not replace the full table
+        write_report(rows, extra, out, a.quick, time.time() - t0)
+        log("wrote %s" % out)
     for r in rows:
         print("  %-70.70s %-16s %s" % (r[0], r[2], "" if r[3] is None else ("ok" if r[3] else "MISSED")))
     return 0
