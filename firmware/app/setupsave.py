@@ -89,7 +89,8 @@ def apply(current, form):
     else:
         src = {"type": kind}
     for k, v in old.items():  # keep what the form does not show (CT model, calibration...)
-        src.setdefault(k, v)
+        if k not in ("baud", "line_hz"):  # the form's own: empty baud = the profile's
+            src.setdefault(k, v)
     data["source"] = src
     checked = config.validate(data)  # every message at once, not one per try
     for e in checked.errors:

@@ -53,18 +53,22 @@ def ct_source(form, old, board_name, errors):
 def modbus_source(form, old, errors):
     from app.setupsave import whole
     src = {"type": "modbus"}
-    baud = whole(form, "baud", errors, "Modbus baud rate")
-    if baud is not None:
-        src["baud"] = baud
+    # empty baud rate or slave id: the device profile's own (its factory setting)
+    if form.get("baud"):
+        baud = whole(form, "baud", errors, "Modbus baud rate")
+        if baud is not None:
+            src["baud"] = baud
     dev = {"profile": form.get("profile") or ""}
     if not dev["profile"]:
         errors.append("Modbus: choose the device profile")
-    slave = whole(form, "slave", errors, "Modbus slave id")
-    if slave is not None:
-        dev["slave"] = slave
+    if (form.get("slave") or "").strip():
+        slave = whole(form, "slave", errors, "Modbus slave id")
+        if slave is not None:
+            dev["slave"] = slave
     devs = [x for x in (old.get("devices") or []) if isinstance(x, dict)]
     if devs:  # the form edits the first device; others (a second meter) stay as they are
         for k, v in devs[0].items():
-            dev.setdefault(k, v)
+            if k not in ("profile", "slave"):  # the form's own: empty slave = the profile's
+                dev.setdefault(k, v)
     src["devices"] = [dev] + devs[1:]
     return src

@@ -80,8 +80,8 @@ def fields(data):
     if not isinstance(dev, dict):
         dev = {}
     f = {"ssid": w["ssid"], "push_interval_s": c["push_interval_s"], "source": kind, "board": d["board"],
-         "line_hz": src.get("line_hz", 50), "profile": dev.get("profile", ""), "slave": dev.get("slave", 1),
-         "baud": src.get("baud", 9600)}
+         "line_hz": src.get("line_hz", 50), "profile": dev.get("profile", ""), "slave": dev.get("slave", ""),
+         "baud": src.get("baud", "")}
     if kind == "atm90e32":
         for i, role in enumerate(ct_roles(src, d["board"])):
             f["ct%d" % (i + 1)] = role
