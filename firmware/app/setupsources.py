@@ -25,7 +25,9 @@ def same_input(a, b):
 
 
 def ct_source(form, old, board_name, errors):
-    src = {"type": "atm90e32", "channels": [], "line_hz": 60 if form.get("line_hz") == "60" else 50}
+    src = {"type": "atm90e32", "channels": []}
+    if form.get("line_hz") in ("50", "60"):  # else the board profile's
+        src["line_hz"] = int(form.get("line_hz"))
     chans = board_channels(board_name)
     if chans is None:
         errors.append("CT clamps: choose the board the CTs are plugged into")

@@ -46,6 +46,8 @@ eq(data2["device"]["admin_password"], "admin-pass-1", "empty admin field keeps i
 data3, errors, _ = apply(data, form(source="atm90e32", board="circuitsetup_6ch", ct1="grid", ssid="Other",
                                     password=""))
 eq(data3["wifi"]["password"], "", "another network with an empty password field: open network")
+data4, errors, _ = apply(data, form(source="atm90e32", board="circuitsetup_6ch", ct1="grid", line_hz=""))
+check(errors == [] and "line_hz" not in data4["source"], (errors, data4["source"]))  # the board's
 
 # CT mistakes, each named
 _, errors, _ = apply(empty, form(source="atm90e32", board="circuitsetup_split", ct1="grid", ct3="solar"))
