@@ -25,9 +25,11 @@ def same_input(a, b):
 
 
 def ct_source(form, old, board_name, errors):
-    src = {"type": "atm90e32", "channels": []}
-    if form.get("line_hz") in ("50", "60"):  # else the board profile's
-        src["line_hz"] = int(form.get("line_hz"))
+    out = []
+    src = {"type": "atm90e32", "channels": out}
+    hz = form.get("line_hz") or ""
+    if hz in ("50", "60"):  # else the board profile's
+        src["line_hz"] = int(hz)
     chans = board_channels(board_name)
     if chans is None:
         errors.append("CT clamps: choose the board the CTs are plugged into")
@@ -46,8 +48,8 @@ def ct_source(form, old, board_name, errors):
                 if same_input(oc, ch):
                     for k, v in oc.items():
                         ch.setdefault(k, v)
-            src["channels"].append(ch)
-    if not src["channels"]:
+            out.append(ch)
+    if not out:
         errors.append("CT clamps: give at least one CT a role (grid, solar or battery)")
     return src
 
