@@ -111,6 +111,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        # a device that gave up (its timeout) or dropped the TLS session: not worth a traceback
+        print("[chargehq] connection from %s:%d ended early: %s" % (
+            client_address[0], client_address[1], sys.exc_info()[1]), file=sys.stderr, flush=True)
+
 
 def make_handler(state, min_gap, out):
     last_by_key = {}
