@@ -11,6 +11,7 @@ import urllib.parse
 
 import pytest
 
+from mp import ROOT
 from portal_fx import FUNCTIONAL_HEAP, PORTAL_HEAP, Device, compile_tree, heap_line, wait_until
 
 PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
@@ -92,6 +93,8 @@ def fuzz(dev, count, seed=6):
 
 
 def test_setup_portal(tmp_path, mpy_path):
+    import shutil
+    shutil.copytree(ROOT / "boards", tmp_path / "boards")  # the board's filesystem has them
     dev = Device("setup", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP)
     try:
         portal = dev.url + "/"
@@ -170,9 +173,12 @@ def test_setup_portal(tmp_path, mpy_path):
         assert json.loads((tmp_path / "config.json").read_text())["wifi"]["password"] == "wrong-one"
         assert "chq-KEY" not in page and "wrong-one" not in page  # secrets never sent back
 
-        # corrected: joins, the config is complete, the device would restart
+        # corrected, with CT clamps as the meter: joins, the config is complete, it would restart
         (tmp_path / ".wifi").write_text("ok")
-        st, h, _ = request(dev, "POST", "/save", body=GOOD)
+        st, _, page = request(dev, "GET", "/")
+        assert '<option value="circuitsetup_split">' in page  # boards/ listed
+        st, h, _ = request(dev, "POST", "/save", body=dict(GOOD, source="atm90e32", board="circuitsetup_split",
+                                                            ct1="grid", ct2="solar", line_hz="50"))
         assert st == 303
         page = wait_until(lambda: (lambda r: r[2] if "Connected to" in r[2] else None)(
             request(dev, "GET", "/result")), "connected")
@@ -180,7 +186,9 @@ def test_setup_portal(tmp_path, mpy_path):
         saved = json.loads((tmp_path / "config.json").read_text())
         assert saved["wifi"]["ssid"] == "HomeNet" and saved["chargehq"]["api_key"] == GOOD["api_key"]
         assert saved["device"]["admin_password"] == GOOD["admin_password"]
-        assert saved["source"] == {"type": "simulated"}
+        assert saved["source"] == {"type": "atm90e32", "line_hz": 50, "channels": [
+            {"chip": 0, "phase": "A", "role": "grid"}, {"chip": 0, "phase": "C", "role": "solar"}]}
+        assert saved["device"]["board"] == "circuitsetup_split"
         assert not (tmp_path / "config.json.tmp").exists()
         wait_until(lambda: "ON-SAVED HomeNet True" in dev.output(), "the restart hook")
         out = dev.finish()
@@ -337,7 +345,7 @@ def test_form_to_config(tmp_path):
     what is kept on re-saving, and each mistake named; under MicroPython, in a folder laid out as
     the board's filesystem (boards/, profiles/)."""
     import shutil
-    from mp import ROOT, check_mp
+    from mp import check_mp
     shutil.copytree(ROOT / "boards", tmp_path / "boards")
     shutil.copytree(ROOT / "firmware" / "profiles", tmp_path / "profiles")
     import build_microdot
