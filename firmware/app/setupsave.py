@@ -180,9 +180,11 @@ def result(web):
                     % ssid, refresh=2)
     if j == "ok":
         ip = esc(st["ip"])
+        port = web.cfg.get("portal", "http_port")
+        where = ip if port == 80 else "%s:%d" % (ip, port)
         return page("Connected", '<p class="ok">Connected to <b>%s</b>, address %s.</p><p>The meter '
                     "restarts now and starts sending readings to Charge HQ. Its status page: "
-                    "<b>http://%s/</b> on your network.</p>" % (ssid, ip, ip))
+                    "<b>http://%s/</b> on your network.</p>" % (ssid, ip, where))
     return _form_page(web, ["Could not join %s: %s. The settings are saved: correct them and try again."
                            % (st["ssid"], st["why"])])
 
