@@ -173,7 +173,8 @@ def _validate_source(src, cfg):
     cfg.data["source"] = src
 
 
-_SOURCE_MODULES = {"simulated": "simulated", "atm90e32": "ct", "modbus": "modbus"}
+# the module holding each source type's check_config (small: not the driver itself)
+_SOURCE_MODULES = {"simulated": "simulated", "atm90e32": "ct_check", "modbus": "modbus_check"}
 
 
 def load(path=PATH):

@@ -110,6 +110,8 @@ class Store:
         # The totals on flash: what is pushed. A power cut falls back to flash, so Charge HQ
         # never sees a total lower than one it had (the pushed kWh lag by <= checkpoint_s).
         self.safe_wh = [0, 0]
+        self._push_wh = [0, 0]
+        self._flash_off = [0, 0]  # the meter-counter offsets on flash
         self.flash_errors = 0
         self.rtc_errors = 0
         self.restored = False           # nothing is written before restore(): it would
@@ -137,6 +139,7 @@ class Store:
                 best, best_from = rec, "flash slot %d" % i
                 self._slot = 1 - i
                 self.safe_wh = [rec[4], rec[5]]
+                self._flash_off = [rec[10], rec[11]]
         self._cp_key = None if best is None else _key(best)
         rtc_rec = None
         try:
@@ -215,7 +218,12 @@ class Store:
                 e.roll_day(day)
                 e.changed = True
         up = clock.uptime_ms()
-        if up - self._cp_up >= self.every_ms:
+        if e.hw_offset[0] != self._flash_off[0] or e.hw_offset[1] != self._flash_off[1]:
+            # a meter counter went back (reset or replaced): save the new offset now, so a power
+            # cut cannot bring back the old one and push a lower total
+            self._cp_up = up
+            self._write_flash(app, "meter counter offset")
+        elif up - self._cp_up >= self.every_ms:
             self._cp_up = up
             if e.changed:
                 self._write_flash(app, None)
@@ -291,16 +299,23 @@ class Store:
             return False  # this slot is suspect; the other still holds the last checkpoint
         self._slot = 1 - self._slot
         self._cp_key = key
-        self.safe_wh = [app.energy.wh[0], app.energy.wh[1]]  # what the buffer just saved
+        e = app.energy
+        self.safe_wh = [e.wh[0], e.wh[1]]  # what the buffer just saved
+        self._flash_off = [e.hw_offset[0], e.hw_offset[1]]
         self.flash_writes += 1
         app.energy.changed = False
         if why:
             self.log.info("energy: saved (%s)" % why)
         return True
 
-    def pushable_wh(self):
-        """Lifetime totals safe to push: those on flash (a power cut cannot take them back)."""
-        return self.safe_wh
+    def pushable_wh(self, energy):
+        """Lifetime totals safe to push. Counted totals: those on flash (a power cut cannot take
+        them back). Totals that follow a meter's own counters: live (the meter keeps counting
+        while the ESP32 is off, and a change of offset is saved at once, see on_poll)."""
+        out = self._push_wh
+        for i in (0, 1):
+            out[i] = energy.wh[i] if energy.hw_last[i] is not None else self.safe_wh[i]
+        return out
 
     def status(self):
         return {"restored_from": self.source, "flash_writes": self.flash_writes,

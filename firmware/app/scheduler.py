@@ -128,7 +128,7 @@ class App:
         s = self.site
         energy = None
         if s.grid_w is not None:  # with a store, the totals on flash (never taken back)
-            energy = self.store.pushable_wh() if self.store else self.energy.wh
+            energy = self.store.pushable_wh(self.energy) if self.store else self.energy.wh
         v = validate.check(s, energy, self.last_pushed_wh,
                            self.cfg.get("validation", "tolerance_w"),
                            self.cfg.get("validation", "tolerance_pct"),
@@ -188,8 +188,8 @@ class App:
             body = None
             if ok:
                 if self.validation is not None:
-                    self.last_pushed_wh = list(self.store.pushable_wh() if self.store
-                                               else self.energy.wh)
+                    self.last_pushed_wh = list(self.store.pushable_wh(self.energy)
+                                               if self.store else self.energy.wh)
                 self.log.info("pushed (%s): %s" % (self.pusher.last_result, summary))
             if self.store:
                 self.store.on_push(self)

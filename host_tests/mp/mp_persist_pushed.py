@@ -32,14 +32,14 @@ def boot():
 
 
 app, store = boot()
-eq(store.pushable_wh(), [0, 0], "a new device pushes 0 until it has saved something")
+eq(store.pushable_wh(app.energy), [0, 0], "a new device pushes 0 until it has saved something")
 pushed_high = [0, 0]
 for round_ in range(5):
     app.energy.add(1500 * 1000000, 200 * 1000000)  # 1.5 kWh in, 0.2 kWh out since the last round
     store.on_poll(app)
     if round_ in (0, 2):
         store.checkpoint(app, "test")  # as every checkpoint_s
-    p = store.pushable_wh()
+    p = store.pushable_wh(app.energy)
     check(p[0] <= app.energy.wh[0] and p[1] <= app.energy.wh[1], "pushed <= counted")
     check(p[0] >= pushed_high[0] and p[1] >= pushed_high[1], "pushed never back within a boot")
     pushed_high = list(p)
@@ -49,5 +49,22 @@ eq(app.energy.wh, [7500, 1000], "counted: more than flash holds")
 app2, store2 = boot()
 check(app2.energy.wh[0] >= pushed_high[0] and app2.energy.wh[1] >= pushed_high[1],
       "after the cut the totals are not below what Charge HQ saw: %r vs %r" % (app2.energy.wh, pushed_high))
-eq(store2.pushable_wh(), pushed_high, "the first push after the cut repeats the last one")
+eq(store2.pushable_wh(app2.energy), pushed_high, "the first push after the cut repeats the last one")
+
+# totals that follow a meter's own counters are pushed live (the meter kept counting while off)
+app3, store3 = boot()
+app3.energy.meter(5432100, 1000)
+store3.on_poll(app3)
+eq(store3.pushable_wh(app3.energy), app3.energy.wh, "meter counters: live")
+check(app3.energy.wh[0] >= 5432100, "follows the meter")
+# the meter is replaced (counter drops): the new offset is on flash at once
+flash_before = store3.flash_writes
+app3.energy.meter(100, 1000)
+store3.on_poll(app3)
+eq(store3.flash_writes, flash_before + 1, "offset saved at once")
+pushed = list(store3.pushable_wh(app3.energy))
+app4, store4 = boot()  # power cut right after
+app4.energy.meter(150, 1000)
+check(app4.energy.wh[0] >= pushed[0], "no going back after a meter swap and a power cut: %r vs %r"
+      % (app4.energy.wh, pushed))
 done()
