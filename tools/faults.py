@@ -348,7 +348,8 @@ def part_powercuts(tmp, n, seed):
     speed = 60  # the simulated site runs a minute per second: energy moves fast enough to see
     devs = []
     for i in range(n_dev):
-        fs, cfg = make_device(tmp, "cuts%d" % i, url, ca, "cuts-key-%d-0123456789" % i, interval=30,
+        # the fake server records keys masked to their last 4 characters: make those differ
+        fs, cfg = make_device(tmp, "cuts%d" % i, url, ca, "cuts-key-0123456789-%04d" % i, interval=30,
                               extra_cfg={"device": {"report_s": 1, "watchdog_s": 0},
                                          "energy": {"checkpoint_s": 60},
                                          "source": {"type": "simulated", "speed": speed,
