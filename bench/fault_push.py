@@ -61,6 +61,7 @@ def clear():
 async def send():
     app.pusher.last_attempt_up = None  # faults harness: the fake server allows any gap
     app.pusher._first_wait_ms = -(1 << 29)
+    app.pusher.last_end_up = None
     body, _ = app.build_body()
     return await app.pusher.send(body)
 

@@ -62,6 +62,7 @@ async def main():
             body, _ = app.build_body()
             app.pusher.last_attempt_up = None   # bench only: the fake server allows any gap
             app.pusher._first_wait_ms = -(1 << 29)
+            app.pusher.last_end_up = None
             ok = await app.pusher.send(body)
             body = None
             pushes += 1

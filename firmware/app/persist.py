@@ -248,8 +248,9 @@ class Store:
         p = app.pusher
         self.seq += 1
         push_up = self._push_up
-        if p.last_attempt_up is not None:
-            push_up = p.last_attempt_up
+        if p.last_attempt_up is not None:  # the end of the request when it has ended (floor)
+            push_up = p.last_attempt_up if p.last_end_up is None else max(p.last_attempt_up,
+                                                                          p.last_end_up)
             self._push_s = p.last_attempt_s or 0
         up = clock.uptime_ms()
         age = _NONE

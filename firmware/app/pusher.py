@@ -16,6 +16,7 @@ class Pusher:
         self.cfg = cfg
         self.log = log
         self.last_attempt_up = None   # uptime ms of the last request (this boot)
+        self.last_end_up = None       # uptime ms when it ended (answer, error or timeout)
         self.last_attempt_s = None    # time.time() of the last request (kept across resets)
         self.last_ok_s = None
         self.last_status = None       # HTTP status, or None when the request failed
@@ -48,14 +49,17 @@ class Pusher:
         now = clock.uptime_ms()
         if self.last_attempt_up is None:
             return self._first_wait_ms - now
-        since = now - self.last_attempt_up
-        return max(self.delay_s, FLOOR_S) * 1000 - since
+        since = now - self.last_attempt_up  # the period runs from the start of a request
+        return max(max(self.delay_s, FLOOR_S) * 1000 - since, self.floor_in_ms())
 
     def floor_in_ms(self):
         """Milliseconds until the 30 s floor allows a request (for `push now`)."""
         if self.last_attempt_up is None:
             return self._first_wait_ms - clock.uptime_ms()
-        return FLOOR_S * 1000 - (clock.uptime_ms() - self.last_attempt_up)
+        # counted from the end of the last request: Charge HQ stamps a push when it has received
+        # it, which can be seconds after the request began (a slow TLS handshake)
+        last = self.last_attempt_up if self.last_end_up is None else self.last_end_up
+        return FLOOR_S * 1000 - (clock.uptime_ms() - last)
 
     async def send(self, body):
         """POST the body; -> True when delivered (2xx). Never raises for network trouble."""
@@ -65,6 +69,7 @@ class Pusher:
             return False
         ch = self.cfg.section("chargehq")
         self.last_attempt_up = clock.uptime_ms()
+        self.last_end_up = None
         self.last_attempt_s = time.time()
         if self.on_attempt:
             self.on_attempt()
@@ -92,6 +97,7 @@ class Pusher:
         return False
 
     def _done_ok(self, status):
+        self.last_end_up = clock.uptime_ms()
         self.last_status = status
         self.last_ok_s = self.last_attempt_s
         self.last_result = "HTTP %d" % status
@@ -102,6 +108,7 @@ class Pusher:
         self.delay_s = self.cfg.get("chargehq", "push_interval_s")
 
     def _done_fail(self, status, why):
+        self.last_end_up = clock.uptime_ms()
         self.last_status = status
         self.last_result = why
         self.fail_count += 1

@@ -13,7 +13,12 @@ clock.uptime_ms = lambda: now[0]
 answers = []
 
 
+slow_ms = [0]  # how long the next request takes (its TLS handshake, say)
+
+
 async def fake_post(url, body, ctx=None, headers=(), timeout_ms=0, dns_ttl_ms=0):
+    now[0] += slow_ms[0]
+    slow_ms[0] = 0
     a = answers.pop(0)
     if isinstance(a, Exception):
         raise a
@@ -70,6 +75,20 @@ now[0] += p.due_in_ms()
 push(200)
 eq(p.due_in_ms() // 1000, 60, "success resets the backoff")
 eq(p.backoff_s, 0, "backoff cleared")
+
+# a slow request: the server stamps it when it arrives, up to seconds after it began, so the
+# floor counts from the end of the request (the period still from its start)
+now[0] += p.due_in_ms()
+slow_ms[0] = 5000
+check(push(200), "slow request delivered")
+eq(p.floor_in_ms(), 30000, "floor from the end of the slow request")
+eq(p.due_in_ms(), 55000, "period from its start")
+now[0] += 25000  # 30 s after the start, 25 s after the end
+eq(p.due_in_ms(), 30000, "the period decides when to push")
+check(not push(200) and p.floor_in_ms() == 5000, "a forced push 25 s after the end is refused")
+answers.clear()
+now[0] += 5000
+check(push(200), "allowed 30 s after the end")
 
 # after a reset: the floor counts from the last push before it (RTC clock kept counting)
 p2 = Pusher(cfg, ListLog())
