@@ -339,7 +339,8 @@ def _pushes(env, key_part=None):
 def fig_boot_to_push(env, rows, quick):
     times = []
     for i in range(2 if quick else 5):
-        d = SimDevice(env, "boot%d" % i, interval=60, key="bench-boot-%d-key%04d" % (i, i))
+        # (the fake server masks keys to their last 4 characters: each figure has its own range)
+        d = SimDevice(env, "boot%d" % i, interval=60, key="bench-boot-%d-key%04d" % (i, 9000 + i))
         before = len(_pushes(env))
         t0 = d.start_piped("power")
         t_push = None
@@ -397,6 +398,7 @@ def fig_reboots(env, rows, quick):
             reboots[i] += 1
             cause = next_cause
 
+    t_start = time.time()
     threads = [threading.Thread(target=run_device, args=(i,)) for i in range(n_dev)]
     for t in threads:
         t.start()
@@ -405,6 +407,8 @@ def fig_reboots(env, rows, quick):
     pushes = [p for p in _pushes(env) if p["body"].get("apiKey", "").startswith("****")]
     by_key = {}
     for p in _pushes(env):
+        if p["t"] < t_start:
+            continue  # another figure's devices
         k = p["body"].get("apiKey")
         if any(k == "****" + d.a.api_key[-4:] for d in devices):
             by_key.setdefault(k, []).append(p)
@@ -480,7 +484,7 @@ def fig_vs_cpython(env, rows, quick):
     module), so each side is measured above its own bare interpreter doing nothing."""
     secs = 20 if quick else 40
     heap = 256 * KB
-    d = SimDevice(env, "rss", interval=30, key="bench-rss-key-0001", heap=heap)
+    d = SimDevice(env, "rss", interval=30, key="bench-rss-key-8001", heap=heap)
     d.start_piped("power")
     peak_mp = _watch_rss(d.proc.pid, secs)
     alive = d.proc.poll() is None
@@ -492,7 +496,7 @@ def fig_vs_cpython(env, rows, quick):
     # base: a tiny heap, so the firmware's whole heap counts as its own
     base_mp = _bare_rss([MICROPYTHON, "-X", "heapsize=4096", "-c", "import time; time.sleep(8)"])
     script = ROOT / "bench" / "cpython_pusher.py"
-    proc = subprocess.Popen([sys.executable, str(script), env.url, env.ca, "bench-rss-key-0002"],
+    proc = subprocess.Popen([sys.executable, str(script), env.url, env.ca, "bench-rss-key-8002"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     peak_py = _watch_rss(proc.pid, secs)
     proc.kill()
