@@ -26,7 +26,6 @@ SIZE = _BODY + 2
 _NONE = const(-1)                # hw_last / push age not known
 _AGE_CAP_MS = const(86400000)    # older pushes are "long ago" (keeps the field in 31 bits)
 _DAY_S = const(86400)
-_FLOOR_MS = const(30000)         # Charge HQ: never two pushes within 30 s
 SLOTS = ("energy.0", "energy.1")
 
 

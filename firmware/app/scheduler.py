@@ -37,6 +37,7 @@ class App:
         self.poll_errors = 0
         self.validation = None        # validate.Result of the latest push
         self.last_pushed_wh = None
+        self._body_wh = None          # the totals in the body being pushed
         self.push_now = asyncio.Event()
         self.wifi = None
         self.wdt = None
@@ -129,6 +130,7 @@ class App:
         energy = None
         if s.grid_w is not None:  # with a store, the totals on flash (never taken back)
             energy = self.store.pushable_wh(self.energy) if self.store else self.energy.wh
+        self._body_wh = None if energy is None else list(energy)  # what this body carries
         v = validate.check(s, energy, self.last_pushed_wh,
                            self.cfg.get("validation", "tolerance_w"),
                            self.cfg.get("validation", "tolerance_pct"),
@@ -188,8 +190,7 @@ class App:
             body = None
             if ok:
                 if self.validation is not None:
-                    self.last_pushed_wh = list(self.store.pushable_wh(self.energy)
-                                               if self.store else self.energy.wh)
+                    self.last_pushed_wh = self._body_wh
                 self.log.info("pushed (%s): %s" % (self.pusher.last_result, summary))
             if self.store:
                 self.store.on_push(self)
