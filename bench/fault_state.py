@@ -12,6 +12,7 @@ from app import config
 from app.log import Log
 from app.scheduler import App
 from app.persist import Store
+from mptest import MemRTC  # host_tests/mp is on the fault suite's path
 
 count, seed = int(sys.argv[1]), int(sys.argv[2])
 random.seed(seed)
@@ -70,16 +71,6 @@ def config_faults(n):
             unhandled += 1
             print("FAULT config UNHANDLED %s: %s (%r)" % (type(e).__name__, e, raw[:60]))
     return unhandled, accepted, refused
-
-
-class MemRTC:
-    def __init__(self):
-        self.data = b""
-
-    def memory(self, data=None):
-        if data is None:
-            return self.data
-        self.data = bytes(data)
 
 
 def record_faults(n):

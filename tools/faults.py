@@ -65,14 +65,11 @@ class Result:
 
 
 def mp_env(state, cause="power", extra=None):
-    import build_microdot  # Microdot compiled for MicroPython (the status page imports it)
-    env = dict(os.environ)
-    env["MICROPYPATH"] = ":".join([".frozen", str(STUBS), str(ROOT / "firmware"), str(ROOT / "lib"),
-                                   str(build_microdot.ensure())])
-    env["ESPSIM_STATE"] = str(state)
-    env["ESPSIM_RESET_CAUSE"] = cause
-    env.update(extra or {})
-    return env
+    """The test harness's environment (host_tests/mp.py), with Microdot compiled for
+    MicroPython on the path (the status page imports it)."""
+    import build_microdot
+    import mp
+    return mp.mp_env(state, cause, extra, extra_path=(str(build_microdot.ensure()),))
 
 
 def run_mp(script, args, state, cause="power", extra=None, timeout=1800):
@@ -465,8 +462,7 @@ def part_dns(tmp, n, seed):
     s.close()
     proc = subprocess.Popen([MICROPYTHON, str(STUBS / "espsim_run.py"),
                              str(ROOT / "host_tests" / "mp" / "fx_dns.py"), str(port), "192.168.4.1"],
-                            cwd=dev, env=mp_env(dev, extra={"MICROPYPATH": ":".join(
-                                [".frozen", str(STUBS), str(ROOT / "lib"), str(ROOT / "host_tests" / "mp")])}),
+                            cwd=dev, env=mp_env(dev),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if "DNS-READY" not in line:

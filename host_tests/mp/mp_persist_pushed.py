@@ -1,20 +1,9 @@
 # The kWh totals pushed to Charge HQ never go back, even across a power cut: what is pushed is
 # what flash holds (RTC memory is lost on power-on, flash lags by up to energy.checkpoint_s).
-import json
-from mptest import check, eq, done, ListLog
+from mptest import check, eq, done, ListLog, MemRTC
 from app import config
 from app.scheduler import App
 from app.persist import Store
-
-
-class MemRTC:
-    def __init__(self):
-        self.data = b""
-
-    def memory(self, data=None):
-        if data is None:
-            return self.data
-        self.data = bytes(data)
 
 
 cfg = config.validate({"wifi": {"ssid": "x"}, "chargehq": {"api_key": "pushed-key-0123456789"},

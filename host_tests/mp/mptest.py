@@ -52,3 +52,15 @@ class ListLog:
         self.lines.append(msg)
 
     warn = error = info
+
+
+class MemRTC:
+    """Stands in for machine.RTC() in tests: memory() kept in RAM."""
+
+    def __init__(self):
+        self.data = b""
+
+    def memory(self, data=None):
+        if data is None:
+            return self.data
+        self.data = bytes(data)
