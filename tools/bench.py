@@ -188,7 +188,8 @@ def _cycles_ok(env, heap, cycles, src, board, extra, url=None):
 
 
 def fig_min_heap(env, rows, quick):
-    label, src, board, extra, peer = sources(env)[1 if len(sources(env)) > 1 else 0]
+    srcs = sources(env)
+    label, src, board, extra, peer = srcs[1 if len(srcs) > 1 else 0]
     cycles = 100 if quick else 1000
 
     def measure(src, board, extra, url):
@@ -297,10 +298,6 @@ class SimDevice:
         self.lines = []
         self.proc = None
 
-    def start(self, cause):
-        self.dev.start(cause)  # stdout inherited: redirect through a pipe instead
-        self.proc = self.dev.proc
-
     def start_piped(self, cause):
         cmd = [MICROPYTHON] + (["-X", "heapsize=%d" % self.a.heap] if self.a.heap else []) + [
             str(ROOT / "tools" / "espsim_boot.py"), str(ROOT / "firmware")]
@@ -325,15 +322,12 @@ class SimDevice:
             self.proc.wait()
 
 
-def _pushes(env, key_part=None):
+def _pushes(env):
+    """Every push the fake Charge HQ recorded, oldest first."""
     path = env.tmp / "chq" / "pushes.jsonl"
     if not path.exists():
         return []
-    out = []
-    for line in path.read_text().splitlines():
-        rec = json.loads(line)
-        out.append(rec)
-    return out
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def fig_boot_to_push(env, rows, quick):
@@ -404,7 +398,6 @@ def fig_reboots(env, rows, quick):
         t.start()
     for t in threads:
         t.join()
-    pushes = [p for p in _pushes(env) if p["body"].get("apiKey", "").startswith("****")]
     by_key = {}
     for p in _pushes(env):
         if p["t"] < t_start:
