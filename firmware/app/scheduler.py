@@ -144,18 +144,36 @@ class App:
         tsms = s.t_s if age > _DELAYED_MS and clock.is_synced() else None
         body = payload.body(key, s, validate.consumption_w(s), energy, tsms_s=tsms)
         return body, "%s%s, reading %d ms old" % (
-            self.reading_text(), ", check ok" if v.ok else " [check failed]", age)
+            self._sent_text(energy), ", check ok" if v.ok else " [check failed]", age)
 
-    def reading_text(self):
+    def _power_text(self):
         s = self.site
-        e = self.energy.wh
         text = "solar %s grid %s load %s" % (_kw(s.solar_w), _kw(s.grid_w),
                                             _kw(validate.consumption_w(s)))
         if s.battery_w is not None:
             text += " batt %s" % _kw(s.battery_w)
         if s.soc_pm is not None:
             text += " (%d%%)" % (s.soc_pm // 10)
-        return text + " kW, import %s export %s kWh" % (payload.kilo(e[0]), payload.kilo(e[1]))
+        return text + " kW"
+
+    def reading_text(self):
+        """The latest reading and the live (counted) totals."""
+        e = self.energy.wh
+        return self._power_text() + ", import %s export %s kWh" % (payload.kilo(e[0]),
+                                                                   payload.kilo(e[1]))
+
+    def _sent_text(self, sent):
+        """For the log line of a push: the totals the body carries (with a store, those on flash),
+        and the live ones when they are ahead (a later checkpoint sends them)."""
+        text = self._power_text()
+        if sent is None:
+            return text + ", no kWh (no grid reading)"
+        text += ", import %s export %s kWh" % (payload.kilo(sent[0]), payload.kilo(sent[1]))
+        e = self.energy.wh
+        if e[0] != sent[0] or e[1] != sent[1]:
+            text += " (live %s/%s: the next checkpoint sends it)" % (payload.kilo(e[0]),
+                                                                     payload.kilo(e[1]))
+        return text
 
     async def push_loop(self):
         while True:
