@@ -96,8 +96,10 @@ def _check_value(kind, v, lo, hi):
     return None
 
 
-def validate(raw, cfg=None):
-    """Merge `raw` (parsed JSON) over the defaults into a Config, collecting errors."""
+def validate(raw, cfg=None, deep=True):
+    """Merge `raw` (parsed JSON) over the defaults into a Config, collecting errors. deep=False
+    (the set-up portal): the source's check skips what needs large modules (Modbus profiles are
+    only looked up, not compiled); loading the saved file at the restart checks everything."""
     cfg = cfg or Config()
     if not isinstance(raw, dict):
         cfg.problem = "config is not a JSON object"
@@ -132,7 +134,7 @@ def validate(raw, cfg=None):
     if not ep.startswith("https://") and not ep.startswith("http://"):
         cfg.errors.append("chargehq.endpoint: must start with https://")
         cfg.data["chargehq"]["endpoint"] = DEFAULT_ENDPOINT
-    _validate_source(raw.get("source"), cfg)
+    _validate_source(raw.get("source"), cfg, deep)
     if cfg.problem is None:
         if not cfg.data["chargehq"]["api_key"]:
             cfg.problem = "no Charge HQ API key"
@@ -141,7 +143,7 @@ def validate(raw, cfg=None):
     return cfg
 
 
-def _validate_source(src, cfg):
+def _validate_source(src, cfg, deep):
     if src is None:
         cfg.problem = "no meter (source) chosen"
         return
@@ -165,7 +167,7 @@ def _validate_source(src, cfg):
         m = __import__("app.sources." + mod, None, None, ("check_config",))
         check = getattr(m, "check_config", None)
         if check:
-            check(src, err)
+            check(src, err, deep)
     except ImportError as e:
         err("source.type", "not available in this build (%s)" % e)
     if len(cfg.errors) > before:

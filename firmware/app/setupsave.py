@@ -92,7 +92,9 @@ def apply(current, form):
         if k not in ("baud", "line_hz"):  # the form's own: empty baud = the profile's
             src.setdefault(k, v)
     data["source"] = src
-    checked = config.validate(data)  # every message at once, not one per try
+    # every message at once, not one per try; shallow: the restart that applies the settings
+    # checks them fully (see app.config.validate)
+    checked = config.validate(data, deep=False)
     for e in checked.errors:
         if e not in errors:
             errors.append(e)

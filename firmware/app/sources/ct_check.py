@@ -15,7 +15,7 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def check_config(src, err):
+def check_config(src, err, deep=True):  # deep: see modbus_check
     """Validate the "source" section for type "atm90e32"; err(key, why) records a problem."""
     hz = src.get("line_hz")
     if hz is not None and hz not in (50, 60):

@@ -1,8 +1,11 @@
 # The "source" settings for Modbus (type "modbus"), checked without loading the source:
-# config validation (boot, set-up portal, console `set`) imports only this and the profile
-# reader (profiles are checked too).
+# config validation (boot, console `set`) imports only this and the profile reader (each
+# device's profile is compiled with its options). The set-up portal checks shallow (deep=False):
+# the profile file must exist, and the full check runs when the saved settings are loaded at the
+# restart (a bad profile then shows in the portal again): the profile compiler would not fit in
+# the portal's heap next to Microdot.
+import os
 from micropython import const
-from app.sources import modbus_profile as mp
 
 ROLES = ("grid", "site", "solar")
 BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
@@ -16,7 +19,7 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def check_config(src, err):
+def check_config(src, err, deep=True):
     for key, lo, hi in (("uart", 0, 2), ("tx", 0, 48), ("rx", 0, 48), ("de_pin", 0, 48),
                         ("timeout_ms", 50, 30000)):
         v = src.get(key)
@@ -41,14 +44,7 @@ def check_config(src, err):
         if not isinstance(d, dict):
             err(k, "must be an object")
             continue
-        name = d.get("profile")
-        try:
-            prof = mp.load(name, PROFILE_DIR)
-            mp.Profile(name, prof, _opts(d))
-        except mp.ProfileError as e:
-            err(k + ".profile", str(e))
-        except (ValueError, KeyError, TypeError, AttributeError) as e:  # a malformed file
-            err(k + ".profile", "profile %s is malformed (%s: %s)" % (name, type(e).__name__, e))
+        _check_profile(d, k, err, deep)
         slave = d.get("slave", 1)
         if not _is_int(slave) or not 0 <= slave <= 247:
             err(k + ".slave", "must be a whole number 0..247")
@@ -66,6 +62,26 @@ def check_config(src, err):
             err(k + ".optional", "must be true or false")
         if "options" in d and not isinstance(d["options"], dict):
             err(k + ".options", "must be an object")
+
+
+def _check_profile(d, k, err, deep):
+    name = d.get("profile")
+    if not deep:
+        if not isinstance(name, str) or not name or "/" in name or "." in name:
+            err(k + ".profile", "profile name %r is not a plain name" % (name,))
+            return
+        try:
+            os.stat("%s/%s.json" % (PROFILE_DIR, name))
+        except OSError:
+            err(k + ".profile", "profile %s/%s.json not found" % (PROFILE_DIR, name))
+        return
+    from app.sources import modbus_profile as mp
+    try:
+        mp.Profile(name, mp.load(name, PROFILE_DIR), _opts(d))
+    except mp.ProfileError as e:
+        err(k + ".profile", str(e))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:  # a malformed file
+        err(k + ".profile", "profile %s is malformed (%s: %s)" % (name, type(e).__name__, e))
 
 
 def _opts(d):

@@ -15,7 +15,7 @@ _DAYLIGHT_S = const(43200)  # 12 h
 _QUARTER_SQ = const(466560)  # (43200/2)**2 / 1000: daylight parabola in per mille
 
 
-def check_config(cfg, err):
+def check_config(cfg, err, deep=True):
     for key, lo, hi in (("peak_solar_w", 0, 100000), ("base_load_w", 0, 50000),
                         ("battery_wh", 1000, 200000), ("start_hour", 0, 23), ("speed", 1, 3600)):
         v = cfg.get(key)
