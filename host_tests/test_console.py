@@ -231,3 +231,44 @@ def _session(term, state, chq):
     term.type("print(6 * 7)")
     term.expect("\n42")
     assert "watchdog timeout" not in term.text and "chip reset (wdt)" not in term.text
+
+
+def test_set_up_console_loads_at_the_first_key(tmp_path):
+    """A device that needs set-up: the console costs no heap until someone types (the portal needs
+    it); the first key brings it up, that key included, and it provisions the device."""
+    import socket
+    state, chq = tmp_path / "dev", tmp_path / "chq"
+    ports = []
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind(("127.0.0.1", 0))
+        ports.append(str(s.getsockname()[1]))
+        s.close()
+    term = Terminal([sys.executable, str(ROOT / "tools" / "sim.py"), "--portal", "--console",
+                     "--state-dir", str(state), "--chq-dir", str(chq), "--quiet-server",
+                     "--http-port", ports[0], "--dns-port", ports[1]])
+    try:
+        term.expect("needs set-up")
+        term.expect("press Enter for the set-up console")
+        time.sleep(0.5)
+        assert "console ready" not in term.text  # not loaded while nobody types
+        term.type("help")  # the first key loads it; the line typed meanwhile is not lost
+        term.expect("console ready: type help (set-up mode)")
+        got = term.expect("reboot")  # help's list
+        assert "wifi" in got, got
+        got = term.run("wifi HomeNet " + WIFI_PW)
+        assert WIFI_PW not in got, got
+        got = term.run("set chargehq.api_key " + KEY)
+        assert KEY not in got, got
+        got = term.run("config")
+        assert "HomeNet" in got and KEY not in got, got
+        saved = json.loads((state / "config.json").read_text())
+        assert saved["wifi"]["ssid"] == "HomeNet" and saved["chargehq"]["api_key"] == KEY
+    finally:
+        if term.proc.poll() is None:
+            term.proc.send_signal(signal.SIGINT)
+            try:
+                term.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                term.proc.kill()
+    assert KEY not in term.text and WIFI_PW not in term.text

@@ -95,8 +95,9 @@ def run_setup(image, heap, show=False):
     (state / "config.json").write_text(json.dumps({"portal": {"http_port": http_port, "dns_port": dns_port}}))
     cmd = [MICROPYTHON, "-X", "heapsize=%d" % heap, str(ROOT / "tools" / "espsim_boot.py"), str(image.fw)]
     out = open(state / "out.txt", "w")
+    # stdin: a serial line that stays open and nobody types on (as on a board)
     proc = subprocess.Popen(cmd, cwd=str(state), env=image.env(state), stdout=out, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.PIPE)
     url = "http://127.0.0.1:%d" % http_port
     opener = urllib.request.build_opener(_NoRedirect)
     steps = []
@@ -129,6 +130,7 @@ def run_setup(image, heap, show=False):
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        proc.stdin.close()
         out.close()
     text = (state / "out.txt").read_text(errors="replace")
     if show:

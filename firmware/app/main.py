@@ -53,14 +53,28 @@ async def _needs_setup(log, cfg):
     from app import setup_mode
     setup = setup_mode.SetupAP(cfg, log)
     if cfg.get("console", "enabled"):  # set-up over the serial line too: wifi, set, reboot
-        from app.console import serve_setup
-        asyncio.create_task(serve_setup(cfg, log))
+        asyncio.create_task(_console_on_key(cfg, log))
     # the set-up network at once, kept open until the portal has saved the settings (it restarts
     # the chip); the station is left alone here: the portal tries the network the user enters
     while True:
         if not setup.active:
             await setup.open()  # retried if the radio refused (logged)
         await asyncio.sleep(30)
+
+
+async def _console_on_key(cfg, log):
+    # The set-up console loads at the first byte on the serial line: until someone types, its
+    # ~8 KB stay free for the portal. The key itself is left for the console to read.
+    import select
+    import sys
+    poller = select.poll()
+    poller.register(sys.stdin, select.POLLIN)
+    print("\nconsole: press Enter for the set-up console")
+    while not poller.poll(0):
+        await asyncio.sleep_ms(100)
+    poller = None
+    from app.console import serve_setup
+    await serve_setup(cfg, log)
 
 
 def run():
