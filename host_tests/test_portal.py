@@ -301,7 +301,8 @@ def test_status_page_and_settings(tmp_path, mpy_path):
 def test_portal_heap(tmp_path, mpy_path):
     """Portal mode's heap, measured on a phone's path: probes, the set-up page, a form with errors,
     the good form, the join result. Printed for the benchmark, against the issue's 96 KB target
-    (PORTAL_HEAP); `make bench` bisects the smallest heap in which the portal serves its pages."""
+    (PORTAL_HEAP); `make bench` bisects the smallest heap for a whole set-up on the built image
+    (tools/portal_heap.py)."""
     dev = Device("setup", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP, args=["heaponly"])
     try:
         for path in ("/generate_204", "/hotspot-detect.html", "/connecttest.txt", "/"):
