@@ -1,10 +1,70 @@
-# The SPI and UART stand-ins (host only), loaded by machine.py on first use of machine.SPI or
-# machine.UART. SPI forwards each chip-select cycle to a device model attached with
-# machine.attach_spi_device(); UART opens a serial device or pseudo-terminal.
+# Pin, SPI and UART stand-ins (host only), loaded by machine.py on first use of any of them or
+# of the test helpers attach_spi_device / detach_all. SPI forwards each chip-select cycle to a
+# device model attached with machine.attach_spi_device(); UART opens a serial device or
+# pseudo-terminal.
 import os
 import time
-import machine
-from machine import _devices, _sel
+
+# Device models attached to the simulated buses: ("cs", pin) -> model with cs(level) and
+# xfer(out_bytes) -> in_bytes. Attach with machine.attach_spi_device(cs_pin, model).
+_devices = {}
+_cs_models = {}  # the same models by pin number, and the last one selected: a frame then
+_sel = [None]    # allocates nothing here (drivers measure their allocation per poll through it)
+
+
+def attach_spi_device(cs_pin, model):
+    _devices[("cs", cs_pin)] = model
+    _cs_models[cs_pin] = model
+
+
+def detach_all():
+    _devices.clear()
+    _cs_models.clear()
+    _sel[0] = None
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_UP = 2
+    PULL_DOWN = 1
+    IRQ_FALLING = 2
+    IRQ_RISING = 1
+
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        self.id = id
+        self.mode = mode
+        self._v = 0 if value is None else value
+        self.history = []  # (ticks_us, value) of writes, for bus-timing tests
+
+    def init(self, mode=-1, pull=-1, value=None):
+        if value is not None:
+            self.value(value)
+
+    def value(self, v=None):
+        if v is None:
+            return self._v
+        self._v = 1 if v else 0
+        if len(self.history) < 64:
+            self.history.append((time.ticks_us(), self._v))
+        dev = _cs_models.get(self.id)
+        if dev is not None:
+            if not self._v:
+                _sel[0] = dev
+            dev.cs(self._v)
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def irq(self, handler=None, trigger=0):
+        return None
 
 
 class SPI:
@@ -163,3 +223,11 @@ def _set_raw(f, baud, parity=None, stop=1):
         termios.tcsetattr(fd, termios.TCSANOW, attrs)
     except (ImportError, OSError) as e:  # not a terminal: a plain file or pipe works as it is
         print("[espsim] UART: could not set the line up (%s)" % e)
+
+
+# The simulator's CT board: ESPSIM_ATM90E32=day attaches a CircuitSetup split-phase board model
+# (grid CT on phase A, solar CT on phase C, a day profile) to the board profile's CS pin. The
+# firmware reaches it through machine.Pin / machine.SPI, which load this module first.
+if os.getenv("ESPSIM_ATM90E32") == "day":
+    import atm90e32_model
+    atm90e32_model.attach_from_env(attach_spi_device)
