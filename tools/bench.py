@@ -16,7 +16,6 @@ import platform
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -275,51 +274,13 @@ def fig_growth(env, rows, quick):
 
 
 # --- whole firmware in the simulator -------------------------------------------------------------
-class SimDevice:
-    """The unchanged firmware (boot.py, main.py) under the stand-ins, as tools/sim.py runs it."""
-
-    def __init__(self, env, name, interval=60, key=None, source=None, heap=None):
-        sim = _sim_module()
-        self.sim = sim
-        self.fs = env.tmp / name
-        args = sim.parse_args(["--fresh", "--state-dir", str(self.fs), "--interval", str(interval),
-                               "--quiet-server", "--api-key", key or ("bench-" + name + "-key")]
-                              + (["--source", source] if source else [])
-                              + (["--heap", str(heap)] if heap else []))
-        self.a = args
-        fs, cfg = sim.prepare_device(args, env.url, open(env.ca, "rb").read())
-        cfg["device"]["report_s"] = 0
-        (fs / "config.json").write_text(json.dumps(cfg))
-        self.cfg = cfg
-        extra = {}
-        if cfg["source"]["type"] == "atm90e32":
-            extra["ESPSIM_ATM90E32"] = "day"
-        self.dev = sim.Device(args, fs, extra)
-        self.lines = []
-        self.proc = None
-
-    def start_piped(self, cause):
-        cmd = [MICROPYTHON] + (["-X", "heapsize=%d" % self.a.heap] if self.a.heap else []) + [
-            str(ROOT / "tools" / "espsim_boot.py"), str(ROOT / "firmware")]
-        self.proc = subprocess.Popen(cmd, cwd=self.fs, env=self.dev.env(cause), stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                                     start_new_session=True)
-        self.dev.proc = self.proc
-        t0 = time.time()
-        threading.Thread(target=self._reader, args=(self.proc, t0), daemon=True).start()
-        return t0
-
-    def _reader(self, proc, t0):
-        for line in proc.stdout:
-            self.lines.append((time.time(), line.rstrip("\n")))
-
-    def kill(self, reset_reason=None):
-        """SIGKILL: a power cut, or a chip reset when reset_reason (soft/wdt) is left behind."""
-        if reset_reason:
-            (self.fs / ".reset_reason").write_text(reset_reason)
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+def sim_device(env, name, interval=60, key=None, source=None, heap=None):
+    """The unchanged firmware (boot.py, main.py) under the stand-ins, as tools/sim.py runs it,
+    output captured (sim.Device with capture=True), no reading lines in its log."""
+    argv = ["--interval", str(interval), "--api-key", key or ("bench-" + name + "-key")]
+    argv += (["--source", source] if source else []) + (["--heap", str(heap)] if heap else [])
+    return _sim_module().new_device(env.tmp / name, env.url, open(env.ca, "rb").read(), argv,
+                                    {"device": {"report_s": 0}})
 
 
 def _pushes(env):
@@ -334,9 +295,9 @@ def fig_boot_to_push(env, rows, quick):
     times = []
     for i in range(2 if quick else 5):
         # (the fake server masks keys to their last 4 characters: each figure has its own range)
-        d = SimDevice(env, "boot%d" % i, interval=60, key="bench-boot-%d-key%04d" % (i, 9000 + i))
+        d = sim_device(env, "boot%d" % i, interval=60, key="bench-boot-%d-key%04d" % (i, 9000 + i))
         before = len(_pushes(env))
-        t0 = d.start_piped("power")
+        t0 = d.start("power")
         t_push = None
         while time.time() - t0 < 30:
             p = _pushes(env)[before:]
@@ -366,7 +327,7 @@ def fig_reboots(env, rows, quick):
     key) so that 100 reboots fit in a few minutes of real time."""
     n_dev, per_dev = (4, 2) if quick else (20, 5)
     rng = random.Random(7)
-    devices = [SimDevice(env, "reboot%d" % i, interval=60, key="bench-reboot-%02d-k%04d" % (i, i))
+    devices = [sim_device(env, "reboot%d" % i, interval=60, key="bench-reboot-%02d-k%04d" % (i, i))
                for i in range(n_dev)]
     reboots = [0] * n_dev
     causes = ("soft", "wdt", "power")
@@ -379,7 +340,7 @@ def fig_reboots(env, rows, quick):
         d = devices[i]
         cause = "power"
         for up, next_cause in plan[i] + [(rng.uniform(61, 70), None)]:
-            t0 = d.start_piped(cause)
+            t0 = d.start(cause)
             boots.setdefault(i, []).append((t0, cause))
             time.sleep(up)
             if next_cause is None:
@@ -477,8 +438,8 @@ def fig_vs_cpython(env, rows, quick):
     module), so each side is measured above its own bare interpreter doing nothing."""
     secs = 20 if quick else 40
     heap = 256 * KB
-    d = SimDevice(env, "rss", interval=30, key="bench-rss-key-8001", heap=heap)
-    d.start_piped("power")
+    d = sim_device(env, "rss", interval=30, key="bench-rss-key-8001", heap=heap)
+    d.start("power")
     peak_mp = _watch_rss(d.proc.pid, secs)
     alive = d.proc.poll() is None
     d.kill()

@@ -199,58 +199,13 @@ def part_state(tmp, n, seed):
 
 
 # --- the whole firmware -------------------------------------------------------------------------
-class Firmware:
-    """The unchanged firmware (boot.py, main.py) on a simulated chip, output captured."""
-
-    def __init__(self, fs, env_extra=None):
-        self.fs = fs
-        self.env_extra = env_extra or {}
-        self.proc = None
-        self.lines = []  # (time, text), all boots
-        self.boots = []  # (time, cause)
-
-    def start(self, cause):
-        env = mp_env(self.fs, cause, self.env_extra)
-        self.proc = subprocess.Popen(
-            [MICROPYTHON, str(ROOT / "tools" / "espsim_boot.py"), str(ROOT / "firmware")],
-            cwd=self.fs, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True, start_new_session=True)
-        self.boots.append((time.time(), cause))
-        proc = self.proc
-        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
-
-    def _read(self, proc):
-        for line in proc.stdout:
-            self.lines.append((time.time(), line.rstrip("\n")))
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def cut(self):
-        """Power cut: the process dies at once, RTC memory is lost at the next (power-on) start."""
-        if self.alive():
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self):
-        if self.alive():
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.cut()
-
-
 def make_device(tmp, name, url, ca, key, interval=30, source=None, extra_cfg=None):
+    """The unchanged firmware (boot.py, main.py) on a simulated chip, output captured: a
+    sim.Device (capture=True) in tmp/name, its config as tools/sim.py writes it + extra_cfg."""
     import sim
-    fs = tmp / name
-    a = sim.parse_args(["--fresh", "--state-dir", str(fs), "--interval", str(interval),
-                        "--api-key", key, "--source", source or "simulated"])
-    fs, cfg = sim.prepare_device(a, url, open(ca, "rb").read())
-    for sec, vals in (extra_cfg or {}).items():
-        cfg.setdefault(sec, {}).update(vals)
-    (fs / "config.json").write_text(json.dumps(cfg))
-    return fs, cfg
+    return sim.new_device(tmp / name, url, open(ca, "rb").read(),
+                          ["--interval", str(interval), "--api-key", key,
+                           "--source", source or "simulated"], extra_cfg)
 
 
 def _pushes(chq):
@@ -265,13 +220,12 @@ def part_soak(tmp, n, seed):
                        "a failing meter")
     chq = tmp / "soak-chq"
     srv, url, ca = fake_chargehq.serve(str(chq), 0, 29.9, out=open(os.devnull, "w"))
-    fs, cfg = make_device(tmp, "soak-dev", url, ca, "soak-key-0123456789-abcd", interval=30,
-                          extra_cfg={"device": {"report_s": 0}})
-    fw = Firmware(fs)
+    fw = make_device(tmp, "soak-dev", url, ca, "soak-key-0123456789-abcd", interval=30,
+                     extra_cfg={"device": {"report_s": 0}})
     fw.start("power")
     mode = chq / "mode"
-    wifi = fs / ".wifi"
-    meter = fs / "sim_fault"
+    wifi = fw.fs / ".wifi"
+    meter = fw.fs / "sim_fault"
     # (name, start, stop) actions; each fault lasts `dur` s, then `settle` s of good conditions
     schedule = [
         ("Wi-Fi drop", lambda: wifi.write_text("down"), lambda: wifi.write_text("ok"), 45),
@@ -283,7 +237,7 @@ def part_soak(tmp, n, seed):
         ("HTTP 503", lambda: mode.write_text("status 503"), lambda: mode.write_text("ok"), 40),
         ("Wi-Fi drop", lambda: wifi.write_text("down"), lambda: wifi.write_text("ok"), 70),
     ]
-    period = cfg["chargehq"]["push_interval_s"]
+    period = fw.cfg["chargehq"]["push_interval_s"]
     recover = []
     try:
         time.sleep(35)  # two good pushes first
@@ -309,7 +263,7 @@ def part_soak(tmp, n, seed):
                 r.fail("no good push within %d s after '%s' cleared" % (period + 5, name))
             time.sleep(max(0, 32 - (time.time() - t_off)))
     finally:
-        fw.stop()
+        fw.stop(10)
         srv.shutdown()
     pushes = _pushes(chq)
     gaps = [b["t"] - a["t"] for a, b in zip(pushes, pushes[1:])]
@@ -346,12 +300,12 @@ def part_powercuts(tmp, n, seed):
     devs = []
     for i in range(n_dev):
         # the fake server records keys masked to their last 4 characters: make those differ
-        fs, cfg = make_device(tmp, "cuts%d" % i, url, ca, "cuts-key-0123456789-%04d" % i, interval=30,
-                              extra_cfg={"device": {"report_s": 1, "watchdog_s": 0},
-                                         "energy": {"checkpoint_s": 60},
-                                         "source": {"type": "simulated", "speed": speed,
-                                                    "peak_solar_w": 12000}})
-        devs.append(Firmware(fs))
+        devs.append(make_device(tmp, "cuts%d" % i, url, ca, "cuts-key-0123456789-%04d" % i,
+                                interval=30,
+                                extra_cfg={"device": {"report_s": 1, "watchdog_s": 0},
+                                           "energy": {"checkpoint_s": 60},
+                                           "source": {"type": "simulated", "speed": speed,
+                                                      "peak_solar_w": 12000}}))
     per_dev = [n // n_dev + (1 if i < n % n_dev else 0) for i in range(n_dev)]
     results = [[] for _ in range(n_dev)]  # per boot: (restored wh pair, last seen wh pair)
 
@@ -370,9 +324,9 @@ def part_powercuts(tmp, n, seed):
                 os.killpg(fw.proc.pid, signal.SIGINT)
                 time.sleep(rng.uniform(0, 0.05))
             if k == per_dev[i]:
-                fw.stop()
+                fw.stop(10)
             else:
-                fw.cut()
+                fw.kill()  # a power cut
             time.sleep(0.05)
             lines = [l for _, l in fw.lines[start:]]
             restored = None

@@ -197,14 +197,22 @@ def _die_with_parent():
 
 
 class Device:
-    """One ESP32: restarts the interpreter when the firmware resets the chip."""
+    """One ESP32: restarts the interpreter when the firmware resets the chip.
 
-    def __init__(self, a, fs, env_extra):
+    capture=True: what the firmware prints (stdout and stderr) is read into self.lines as
+    (time.time(), text) instead of going to this terminal, for tools that drive the device
+    start by start and read its log (bench.py, faults.py; see new_device)."""
+
+    def __init__(self, a, fs, env_extra, capture=False):
         self.a = a
         self.fs = fs
         self.env_extra = env_extra
+        self.capture = capture
+        self.cfg = None
         self.proc = None
         self.stopping = False
+        self.lines = []  # capture: (time, text) of every line printed, all starts
+        self.boots = []  # (time, reset cause) of every start
 
     def env(self, cause):
         env = dict(os.environ)
@@ -220,16 +228,43 @@ class Device:
         return env
 
     def start(self, cause):
+        """Power the interpreter up with this reset cause -> the time it started."""
         cmd = [MICROPYTHON]
         if self.a.heap:
             cmd += ["-X", "heapsize=%d" % self.a.heap]
         if self.a.console:
             cmd.append("-i")  # the console's `repl` command leaves to a REPL, as on the chip
         cmd += [str(ROOT / "tools" / "espsim_boot.py"), str(ROOT / "firmware")]
-        # the serial line: this terminal with --console, else nothing to read (the console quits)
-        self.proc = subprocess.Popen(cmd, cwd=self.fs, env=self.env(cause),
-                                     stdin=None if self.a.console else subprocess.DEVNULL,
-                                     start_new_session=True, preexec_fn=_die_with_parent)
+        if self.capture:  # (no preexec_fn: the tools start devices from several threads)
+            self.proc = subprocess.Popen(cmd, cwd=self.fs, env=self.env(cause), stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         text=True, start_new_session=True)
+        else:
+            # the serial line: this terminal with --console, else nothing to read (the console quits)
+            self.proc = subprocess.Popen(cmd, cwd=self.fs, env=self.env(cause),
+                                         stdin=None if self.a.console else subprocess.DEVNULL,
+                                         start_new_session=True, preexec_fn=_die_with_parent)
+        t0 = time.time()
+        self.boots.append((t0, cause))
+        if self.capture:
+            threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        return t0
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            self.lines.append((time.time(), line.rstrip("\n")))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self, reset_reason=None):
+        """SIGKILL: a power cut, or a chip reset when reset_reason (soft/wdt) is left behind
+        (what _espsim.die leaves: run() restarts with RTC memory kept)."""
+        if reset_reason:
+            (self.fs / ".reset_reason").write_text(reset_reason)
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
 
     def run(self, first_cause):
         cause = first_cause
@@ -252,14 +287,33 @@ class Device:
             print("[sim] firmware exited (code %s)" % rc, flush=True)
             return 0 if rc == 0 else 1
 
-    def stop(self):
+    def stop(self, wait_s=None):
         self.stopping = True
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)  # Ctrl-C: the firmware checkpoints and stops
+            if wait_s is None:
+                wait_s = 2 if self.a.console else 5  # with -i it waits at the REPL
             try:
-                self.proc.wait(2 if self.a.console else 5)  # with -i it waits at the REPL
+                self.proc.wait(wait_s)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+                if self.capture:  # (in run() the main thread is waiting for it)
+                    self.proc.wait()
+
+
+def new_device(fs, endpoint, ca_der, argv=(), config=None):
+    """A new device in fs (wiped first) set up as `sim.py --fresh --state-dir FS ARGV...` would
+    set it up, with config ({section: {key: value}}) merged into its config.json, its output
+    captured (Device(capture=True)); .cfg is its config. Not started."""
+    a = parse_args(["--fresh", "--state-dir", str(fs)] + list(argv))
+    fs, cfg = prepare_device(a, endpoint, ca_der)
+    for sec, vals in (config or {}).items():
+        cfg.setdefault(sec, {}).update(vals)
+    (fs / "config.json").write_text(json.dumps(cfg, indent=1))
+    extra = {"ESPSIM_ATM90E32": "day"} if cfg["source"].get("type") == "atm90e32" else {}
+    dev = Device(a, fs, extra, capture=True)
+    dev.cfg = cfg
+    return dev
 
 
 def serial_line(console):
