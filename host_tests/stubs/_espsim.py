@@ -13,28 +13,24 @@ TICKS_START = int(os.getenv("ESPSIM_TICKS_START") or "0")
 NTP_OK = (os.getenv("ESPSIM_NTP") or "1") != "0"
 
 
-def path(name):
-    return STATE + "/" + name
-
-
 def read_file(name):
     try:
-        with open(path(name), "rb") as f:
+        with open(STATE + "/" + name, "rb") as f:
             return f.read()
     except OSError:
         return None
 
 
 def write_file(name, data):
-    tmp = path(name + ".tmp")
-    with open(tmp, "wb") as f:
+    name = STATE + "/" + name
+    with open(name + ".tmp", "wb") as f:
         f.write(data)
-    os.rename(tmp, path(name))
+    os.rename(name + ".tmp", name)
 
 
 def remove(name):
     try:
-        os.remove(path(name))
+        os.remove(STATE + "/" + name)
     except OSError:
         pass
 

@@ -1,6 +1,6 @@
-# ESP32-like `esp32` for the unix port (host only).
-import time
-
+# ESP32-like `esp32` for the unix port (host only). NVS and Partition live in _espsim_esp32.py
+# and load on first use (module __getattr__): on the chip this module is C in flash and costs no
+# heap, so the stand-in keeps its import small.
 HEAP_DATA = 4
 HEAP_EXEC = 1
 
@@ -17,53 +17,12 @@ def idf_heap_info(flags):
     return [(113200, 61000, 55296, 40000)]
 
 
-class NVS:
-    _store = {}
-
-    def __init__(self, namespace):
-        self._ns = namespace
-
-    def set_i32(self, key, value):
-        NVS._store[(self._ns, key)] = int(value)
-
-    def get_i32(self, key):
-        try:
-            return NVS._store[(self._ns, key)]
-        except KeyError:
-            raise OSError(-4354)  # ESP_ERR_NVS_NOT_FOUND
-
-    def set_blob(self, key, value):
-        NVS._store[(self._ns, key)] = bytes(value)
-
-    def get_blob(self, key, buf):
-        v = self.get_i32(key)
-        buf[: len(v)] = v
-        return len(v)
-
-    def erase_key(self, key):
-        NVS._store.pop((self._ns, key), None)
-
-    def commit(self):
-        pass
-
-
-class Partition:
-    RUNNING = 1
-    BOOT = 0
-
-    def __init__(self, id):
-        self.id = id
-
-    def info(self):
-        return (0, 0, 0x10000, 0x1F0000, "factory", False)
-
-    @staticmethod
-    def mark_app_valid_cancel_rollback():
-        pass
-
-
 def wake_on_ext0(pin, level):
     pass
 
 
-_boot_ms = time.ticks_ms()
+def __getattr__(name):
+    import _espsim_esp32
+    v = getattr(_espsim_esp32, name)
+    globals()[name] = v
+    return v

@@ -5,11 +5,14 @@
 #   reports "network not found" after a scan of _SCAN_MS, like the chip with its router off)
 # The access point lives on 127.0.0.1 too; the state file .ap_stations holds how many phones
 # are joined to it (0 when missing), for status("stations").
+# On the chip this module is C in flash; here its code takes heap that the set-up portal is
+# measured against, so it is kept small: few functions, no tables built at import.
 import os
 import time
+from micropython import const
 import _espsim
 
-_SCAN_MS = 1500
+_SCAN_MS = const(1500)
 STA_IF = 0
 AP_IF = 1
 STAT_IDLE = 1000
@@ -24,12 +27,7 @@ AUTH_OPEN = 0
 AUTH_WPA2_PSK = 3
 AUTH_WPA_WPA2_PSK = 4
 
-
-def _mode():
-    raw = _espsim.read_file(".wifi")
-    if raw:
-        return raw.decode().strip()
-    return os.getenv("ESPSIM_WIFI") or "ok"
+_hostname = "espressif"
 
 
 def hostname(name=None):
@@ -39,36 +37,23 @@ def hostname(name=None):
     _hostname = name
 
 
-_hostname = "espressif"
-_SCAN = [
-    (b"HomeNet", b"\x11\x22\x33\x44\x55\x66", 6, -58, AUTH_WPA2_PSK, False),
-    (b"Neighbour 5G", b"\x11\x22\x33\x44\x55\x77", 11, -81, AUTH_WPA_WPA2_PSK, False),
-]
-
-
 class WLAN:
-    _ifs = {}
+    _ifs = {}  # one object per interface, like the chip's
 
     def __new__(cls, interface=STA_IF):
-        if interface not in cls._ifs:
-            obj = object.__new__(cls)
-            obj._init(interface)
-            cls._ifs[interface] = obj
-        return cls._ifs[interface]
-
-    def __init__(self, interface=STA_IF):
-        pass
-
-    def _init(self, interface):
-        self._if = interface
-        self._active = False
-        self._status = STAT_IDLE
-        self._ssid = None
-        self._t_connect = 0
-        self._cfg = {"ssid": "ESP_123456" if interface == AP_IF else "", "key": "",
-                     "security": AUTH_WPA2_PSK, "channel": 1, "hidden": False,
-                     "max_clients": 4, "txpower": 20, "reconnects": -1,
-                     "mac": b"\x24\x0a\xc4\x12\x34\x56", "dhcp_hostname": _hostname}
+        self = cls._ifs.get(interface)
+        if self is None:
+            self = cls._ifs[interface] = object.__new__(cls)
+            self._if = interface
+            self._active = False
+            self._status = STAT_IDLE
+            self._ssid = None
+            self._t_connect = 0
+            self._cfg = {"ssid": "ESP_123456" if interface == AP_IF else "", "key": "",
+                         "security": AUTH_WPA2_PSK, "channel": 1, "hidden": False,
+                         "max_clients": 4, "txpower": 20, "reconnects": -1,
+                         "mac": b"\x24\x0a\xc4\x12\x34\x56", "dhcp_hostname": _hostname}
+        return self
 
     def active(self, on=None):
         if on is None:
@@ -81,32 +66,11 @@ class WLAN:
         if not self._active:
             raise OSError("Wifi Not Started")
         self._ssid = ssid
-        self._key = key
         self._status = STAT_CONNECTING
         self._t_connect = time.ticks_ms()
 
     def disconnect(self):
         self._status = STAT_IDLE
-
-    def _refresh(self):
-        if self._if != STA_IF or self._status in (STAT_IDLE,):
-            return
-        mode = _mode()
-        if mode == "ok":
-            self._status = STAT_GOT_IP
-        elif mode == "wrong_password":
-            self._status = STAT_WRONG_PASSWORD
-        elif mode == "no_ap":
-            self._status = STAT_NO_AP_FOUND
-        else:
-            # a link that was up is "signal lost" (kept while it stays down, like the chip's
-            # disconnect reason); a new attempt finds no network once its scan is over
-            if self._status in (STAT_GOT_IP, STAT_BEACON_TIMEOUT):
-                self._status = STAT_BEACON_TIMEOUT
-            elif time.ticks_diff(time.ticks_ms(), self._t_connect) >= _SCAN_MS:
-                self._status = STAT_NO_AP_FOUND
-            else:
-                self._status = STAT_CONNECTING
 
     def status(self, param=None):
         if param == "rssi":
@@ -116,12 +80,31 @@ class WLAN:
                 raise ValueError("AP required")
             raw = _espsim.read_file(".ap_stations") if self._active else None
             n = int(raw.decode().strip() or "0") if raw else 0
-            return [(bytes((0x02, 0, 0, 0, 0, i)),) for i in range(n)]
+            out = []
+            while len(out) < n:
+                out.append((bytes((0x02, 0, 0, 0, 0, len(out))),))
+            return out
         if param is not None:
             raise ValueError("unknown status param")
         if self._if == AP_IF:
             return STAT_GOT_IP if self._active else STAT_IDLE
-        self._refresh()
+        if self._status != STAT_IDLE:  # an attempt or a link: the state file says how it goes
+            raw = _espsim.read_file(".wifi")
+            mode = raw.decode().strip() if raw else os.getenv("ESPSIM_WIFI") or "ok"
+            if mode == "ok":
+                self._status = STAT_GOT_IP
+            elif mode == "wrong_password":
+                self._status = STAT_WRONG_PASSWORD
+            elif mode == "no_ap":
+                self._status = STAT_NO_AP_FOUND
+            # else down: a link that was up is "signal lost" (kept while it stays down, like the
+            # chip's disconnect reason); a new attempt finds no network once its scan is over
+            elif self._status in (STAT_GOT_IP, STAT_BEACON_TIMEOUT):
+                self._status = STAT_BEACON_TIMEOUT
+            elif time.ticks_diff(time.ticks_ms(), self._t_connect) >= _SCAN_MS:
+                self._status = STAT_NO_AP_FOUND
+            else:
+                self._status = STAT_CONNECTING
         return self._status
 
     def isconnected(self):
@@ -132,21 +115,21 @@ class WLAN:
     def scan(self):
         if not self._active:
             raise OSError("Wifi Not Started")
-        return list(_SCAN)
+        return [(b"HomeNet", b"\x11\x22\x33\x44\x55\x66", 6, -58, AUTH_WPA2_PSK, False),
+                (b"Neighbour 5G", b"\x11\x22\x33\x44\x55\x77", 11, -81, AUTH_WPA_WPA2_PSK, False)]
 
     def ifconfig(self, cfg=None):
-        if cfg is not None:
-            return
-        if self._if == AP_IF:
-            return ("127.0.0.1", "255.255.255.0", "127.0.0.1", "127.0.0.1")
-        if self.isconnected():
-            return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
-        return ("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")
+        if cfg is None:
+            if self._if == AP_IF:
+                return ("127.0.0.1", "255.255.255.0", "127.0.0.1", "127.0.0.1")
+            ip = "127.0.0.1" if self.isconnected() else "0.0.0.0"
+            return (ip, "255.0.0.0" if ip != "0.0.0.0" else ip, ip, ip)
 
     def config(self, *args, **kw):
+        alias = {"password": "key", "essid": "ssid", "authmode": "security"}
         if kw:
             for k, v in kw.items():
-                k = {"password": "key", "essid": "ssid", "authmode": "security"}.get(k, k)
+                k = alias.get(k, k)
                 if k not in self._cfg and k != "pm":
                     raise ValueError("unknown config param")
                 if k == "key" and self._if == AP_IF and 0 < len(v) < 8:
@@ -157,8 +140,7 @@ class WLAN:
             return
         if len(args) != 1:
             raise TypeError("can query only one param")
-        k = args[0]
-        k = {"essid": "ssid", "authmode": "security", "password": "key"}.get(k, k)
+        k = alias.get(args[0], args[0])
         if k == "rssi":
             return -61
         if k == "ssid" and self._if == STA_IF:

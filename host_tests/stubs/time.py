@@ -1,5 +1,7 @@
 # ESP32-like `time` for the unix port: seconds from 2000-01-01 as int, a clock that starts
 # at 2000 after power-on until NTP sets it, ticks that wrap at 2**30 ms.
+# On the chip `time` is C in flash; this stand-in takes heap the firmware is measured against,
+# so it keeps few names.
 import sys
 import utime as _t
 from micropython import const
@@ -19,29 +21,22 @@ try:
 finally:
     if _me is not None:
         sys.modules["time"] = _me
+del _me
 
-_PERIOD = const(0x40000000)
 _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
 EPOCH_OFFSET = const(946684800)  # seconds from 1970 to 2000
 
 _t0_ms = _t.ticks_ms()
 _t0_us = _t.ticks_us()
-
-
-def _read_clock():
-    # Offset of ESP32 time from host time, kept across soft resets like the RTC clock.
-    raw = _espsim.read_file(".rtc_clock")
-    if raw:
-        try:
-            return float(raw.decode())
-        except ValueError:
-            pass
-    return None
-
-
-_offset = _read_clock()  # None: never set since power-on
 _boot_host = _t.time()
+# Offset of ESP32 time from host time, kept across soft resets like the RTC clock; None: never
+# set since power-on (the clock then counts from 2000-01-01 00:00:00 at power-on)
+_offset = _espsim.read_file(".rtc_clock")
+try:
+    _offset = float(_offset.decode()) if _offset else None
+except ValueError:
+    _offset = None
 
 
 def _set_wall(seconds_2000):
@@ -54,8 +49,7 @@ def _set_wall(seconds_2000):
 def _wall_float():
     if _offset is None:
         return _t.time() - _boot_host  # counts from 2000-01-01 00:00:00 after power-on
-    now = _t.time() - EPOCH_OFFSET + _offset
-    return now
+    return _t.time() - EPOCH_OFFSET + _offset
 
 
 def time():
@@ -87,8 +81,7 @@ def ticks_us():
     return (_espsim.TICKS_START * 1000 + _t.ticks_diff(_t.ticks_us(), _t0_us)) & _MASK
 
 
-def ticks_cpu():
-    return ticks_us()
+ticks_cpu = ticks_us
 
 
 def ticks_add(t, delta):
