@@ -66,10 +66,14 @@ def render(name, values):
     dict): a str, or an iterable of str, that is HTML already (escaped)."""
     with open(WEB + name + ".html") as f:
         for line in f:
-            while "{{" in line:
-                i = line.index("{{")
+            pos = 0  # pieces are cut from the line read, never a copy of its rest (RAM)
+            while True:
+                i = line.find("{{", pos)
+                if i < 0:
+                    break
                 j = line.index("}}", i)
-                yield line[:i]
+                if i > pos:
+                    yield line[pos:i]
                 key = line[i + 2:j]
                 v = values[key] if isinstance(values, dict) else values(key)
                 if isinstance(v, str):
@@ -77,8 +81,8 @@ def render(name, values):
                 else:
                     for part in v:
                         yield part
-                line = line[j + 2:]
-            yield line
+                pos = j + 2
+            yield line[pos:] if pos else line
 
 
 def page(title, body, status=200, refresh=None):
