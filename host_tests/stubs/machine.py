@@ -1,8 +1,9 @@
 # ESP32-like `machine` for the unix port (host only). Overrides the unix port's own module.
 # On the chip `machine` is C in flash and costs no heap; here its code does, so this file keeps
 # only what every boot touches. The rest loads on first use (module __getattr__ below):
-# _espsim_hw.py (RTC, WDT, Timer, IRQ switches), _espsim_bus.py (Pin, SPI and the test helpers
-# attach_spi_device / detach_all that put a device model on a chip select), _espsim_uart.py.
+# _espsim_hw.py (RTC, WDT, Timer, IRQ switches), _espsim_bus.py (Pin and the test helpers
+# attach_spi_device / detach_all that put a device model on a chip select), _espsim_spi.py,
+# _espsim_uart.py.
 import time
 import _espsim
 
@@ -39,8 +40,8 @@ def idle():
 
 def __getattr__(name):
     # first use of a host-only part: load its module and keep the name here
-    m = __import__("_espsim_uart" if name == "UART" else "_espsim_bus" if name in (
-        "Pin", "SPI", "attach_spi_device", "detach_all") else "_espsim_hw")
+    m = __import__("_espsim_uart" if name == "UART" else "_espsim_spi" if name == "SPI" else
+                   "_espsim_bus" if name in ("Pin", "attach_spi_device", "detach_all") else "_espsim_hw")
     v = getattr(m, name)
     globals()[name] = v
     return v
