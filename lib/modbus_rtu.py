@@ -8,7 +8,7 @@
 
 The UART: anything with any() -> bytes waiting, readinto(buf, n) -> bytes read (or None),
 write(buf), flush() (blocks until the bytes left the wire). machine.UART on the ESP32 (create it
-with timeout=0 so reads never block), the host stand-in (host_tests/stubs/machine.py) on a
+with timeout=0 so reads never block), the host stand-in (host_tests/stubs/_espsim_uart.py) on a
 pseudo-terminal or a real /dev/ttyUSB0 under the unix port.
 
 read(slave, fc, addr, count, timeout_ms=None) -> memoryview of the 2*count register bytes as on
