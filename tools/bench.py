@@ -77,6 +77,14 @@ class Env:
         self.mpy = self.tmp / "mpy"
         self.sizes = compile_tree(self.mpy)
         self.microdot = microdot_mpy(self.mpy)
+        # the stand-ins compiled too: from source, a stand-in loaded late (they load parts on first
+        # use) would run the compiler in a full heap, a cost no board has (its modules are in C)
+        self.stubs = self.tmp / "stubs"
+        self.stubs.mkdir()
+        for src in STUBS.glob("*.py"):
+            if src.name != "espsim_run.py":
+                subprocess.run([MPY_CROSS, "-o", str(self.stubs / (src.stem + ".mpy")), str(src)], check=True)
+        shutil.copy(STUBS / "espsim_run.py", self.stubs)  # a script's own folder is first on the path
         import fake_chargehq
         self.srv, self.url, self.ca = fake_chargehq.serve(str(self.tmp / "chq"), 0, 0,
                                                           out=open(os.devnull, "w"))
@@ -99,7 +107,7 @@ class Env:
     def env(self, state, extra=None):
         env = dict(os.environ)
         # compiled modules first (as on the device), then the stand-ins
-        env["MICROPYPATH"] = ":".join([".frozen", str(self.mpy), str(STUBS)])
+        env["MICROPYPATH"] = ":".join([".frozen", str(self.mpy), str(self.stubs)])
         env["ESPSIM_STATE"] = str(state)
         env["ESPSIM_RESET_CAUSE"] = "power"
         env.update(extra or {})
@@ -109,7 +117,7 @@ class Env:
         cmd = [MICROPYTHON]
         if heap:
             cmd += ["-X", "heapsize=%d" % heap]
-        cmd += [str(STUBS / "espsim_run.py"), str(ROOT / script)] + [str(a) for a in args]
+        cmd += [str(self.stubs / "espsim_run.py"), str(ROOT / script)] + [str(a) for a in args]
         res = subprocess.run(cmd, cwd=state, env=self.env(state, extra_env), capture_output=True,
                              text=True, timeout=timeout)
         return res, dict(_bench_lines(res.stdout))
@@ -513,6 +521,33 @@ def fig_portal(env, rows):
 FIGURES = ("size", "min_heap", "alloc", "growth", "boot", "reboots", "energy", "portal", "cpython")
 
 
+def _row_line(row):
+    name, target, got, met, note = row
+    mark = "-" if met is None else ("yes" if met else "**no**")
+    return "| %s%s | %s | %s | %s |" % (name, (" (%s)" % note) if note else "", target, got, mark)
+
+
+def update_report(rows, out, figures):
+    """Replace the rows of the re-measured figures in an existing full report (a row is known by
+    the start of its name) and say so under the run line; -> the names not found there."""
+    lines = pathlib.Path(out).read_text().split("\n")
+    missing = []  # (nothing is written when a row is not found)
+    for row in rows:
+        key = "| " + row[0]
+        at = [i for i, line in enumerate(lines) if line.startswith((key + " (", key + " |"))]
+        if len(at) != 1:
+            missing.append(row[0])
+            continue
+        lines[at[0]] = _row_line(row)
+    if missing:
+        return missing
+    run = next(i for i, line in enumerate(lines) if line.startswith("- run: "))
+    lines.insert(run + 1, "- re-measured %s: %s (the other rows are from the run above)" % (
+        datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), ", ".join(figures)))
+    pathlib.Path(out).write_text("\n".join(lines))
+    return missing
+
+
 def write_report(rows, extra, out, quick, elapsed):
     mp_ver = subprocess.run([MICROPYTHON, "-c", "import sys; print(sys.version, sys.implementation)"],
                             capture_output=True, text=True).stdout.strip()
@@ -532,10 +567,8 @@ def write_report(rows, extra, out, quick, elapsed):
         "| figure | target | measured | met |",
         "|---|---|---|---|",
     ]
-    for name, target, got, met, note in rows:
-        mark = "-" if met is None else ("yes" if met else "**no**")
-        lines.append("| %s%s | %s | %s | %s |" % (name, (" (%s)" % note) if note else "", target,
-                                                  got, mark))
+    for row in rows:
+        lines.append(_row_line(row))
     if extra.get("largest"):
         lines += ["", "Largest compiled modules: %s." % extra["largest"]]
     lines += ["", "Misses are kept visible: a target that is not met says **no** above and is "
@@ -553,7 +586,12 @@ def main(argv=None):
     ap.add_argument("--only", help="comma-separated figures: " + ",".join(FIGURES))
     ap.add_argument("--out", help="report file (default docs/benchmarks.md; with --only or "
                                   "--quick nothing is written unless --out is given)")
+    ap.add_argument("--update", action="store_true",
+                    help="with --only: replace those figures' rows in the report (--out or "
+                         "docs/benchmarks.md) from a full run, keeping the rest")
     a = ap.parse_args(argv)
+    if a.update and (not a.only or a.quick):
+        ap.error("--update needs --only and a full (not --quick) measurement")
     only = set(a.only.split(",")) if a.only else set(FIGURES)
     t0 = time.time()
     env = Env()
@@ -576,6 +614,11 @@ def main(argv=None):
                 log("%s done in %.0f s: %s" % (name, time.time() - t, rows[-1][2] if rows else ""))
     finally:
         env.close()
+    if a.update:
+        out = a.out or str(ROOT / "docs" / "benchmarks.md")
+        missing = update_report(rows, out, sorted(only))
+        log("updated %s%s" % (out, "; not found there: %s" % missing if missing else ""))
+        return 1 if missing else 0
     out = a.out or (None if (a.only or a.quick) else str(ROOT / "docs" / "benchmarks.md"))
     if out:  # a partial run must not replace the full table
         write_report(rows, extra, out, a.quick, time.time() - t0)
