@@ -34,7 +34,8 @@ test: $(STAMP)
 sim: $(STAMP)
 	$(BIN)/python tools/sim.py $(SIM_ARGS)
 
-# BENCH_ARGS: --quick for a smoke run, --only min_heap,alloc for some figures
+# BENCH_ARGS: --quick for a smoke run, --only min_heap,alloc for some figures (with --update they
+# replace their rows in docs/benchmarks.md)
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py $(BENCH_ARGS)
 
