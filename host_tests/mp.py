@@ -7,6 +7,8 @@ also asserts that the script ended with `mptest.done()` and counts its checks fo
 import os
 import pathlib
 import re
+import shutil
+import socket
 import subprocess
 import tempfile
 
@@ -19,6 +21,29 @@ MP_TESTS = ROOT / "host_tests" / "mp"
 
 # Totals reported at the end of the pytest run (conftest.py prints them).
 STATS = {"scripts": 0, "checks": 0}
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port on 127.0.0.1 free right now (TCP, or UDP with SOCK_DGRAM)."""
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def compile_stand_ins(dest):
+    """The stand-ins compiled to .mpy in dest, with the launcher (espsim_run.py) beside them: a
+    script's own folder comes first on the path, so launched from host_tests/stubs the .py sources
+    would win. From source, a stand-in that loads a part late (SPI, UART, RTC) would run the
+    compiler in a full heap, a cost no chip has (its modules are C). -> dest"""
+    dest = pathlib.Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for src in STUBS.glob("*.py"):
+        if src.name != "espsim_run.py":
+            subprocess.run([MPY_CROSS, "-o", str(dest / (src.stem + ".mpy")), str(src)], check=True)
+    shutil.copy(STUBS / "espsim_run.py", dest / "espsim_run.py")
+    return dest
 
 
 def mp_path(extra=()):

@@ -2,12 +2,11 @@
 tests: compiled as on the device (app, lib, Microdot as .mpy), in a capped heap."""
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import time
 
-from mp import MICROPYTHON, MP_TESTS, MPY_CROSS, ROOT, STUBS, assert_mp_passed, mp_env
+from mp import MICROPYTHON, MP_TESTS, MPY_CROSS, ROOT, STUBS, assert_mp_passed, free_port, mp_env
 
 sys.path.insert(0, str(ROOT / "tools"))
 import build_microdot  # noqa: E402
@@ -43,14 +42,6 @@ def compile_tree(dest):
     shutil.copytree(str(fw / "web"), str(dest / "web"), dirs_exist_ok=True)  # page templates
     (dest / "fx_portal_run.py").write_text("import fx_portal  # the compiled script\n")
     return [str(dest), str(build_microdot.ensure())]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Device:

@@ -13,7 +13,7 @@ import threading
 import time
 import tty
 
-from mp import ROOT
+from mp import ROOT, free_port
 
 KEY = "test-key-SECRET-0123456789-WXYZ"
 NEW_KEY = "new-key-HIDDEN-987654321-ABCD"
@@ -76,6 +76,15 @@ class Terminal:
             os.write(self.master, ch.encode())
             time.sleep(0.002)
 
+    def stop(self):
+        """Ctrl-C to the simulator (the firmware checkpoints and stops), killed if it hangs."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
     def run(self, line):
         """Type a command; -> everything printed until it finished (a marker command follows it:
         the console runs lines in order, so the marker's answer comes after the command's)."""
@@ -100,12 +109,7 @@ def test_console_commands_through_a_pty(tmp_path):
     try:
         _session(term, state, chq)
     finally:
-        if term.proc.poll() is None:
-            term.proc.send_signal(signal.SIGINT)
-            try:
-                term.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                term.proc.kill()
+        term.stop()
     out = term.text
     for secret in (KEY, KEY[:-4], NEW_KEY, NEW_KEY[:-4], WIFI_PW):
         assert secret not in out, "a secret reached the console output: %s" % secret[:8]
@@ -238,15 +242,9 @@ def test_set_up_console_loads_at_the_first_key(tmp_path):
     it); the first key brings it up, that key included, and it provisions the device."""
     import socket
     state, chq = tmp_path / "dev", tmp_path / "chq"
-    ports = []
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        s = socket.socket(socket.AF_INET, kind)
-        s.bind(("127.0.0.1", 0))
-        ports.append(str(s.getsockname()[1]))
-        s.close()
     term = Terminal([sys.executable, str(ROOT / "tools" / "sim.py"), "--portal", "--console",
                      "--state-dir", str(state), "--chq-dir", str(chq), "--quiet-server",
-                     "--http-port", ports[0], "--dns-port", ports[1]])
+                     "--http-port", str(free_port()), "--dns-port", str(free_port(socket.SOCK_DGRAM))])
     try:
         term.expect("needs set-up")
         term.expect("press Enter for the set-up console")
@@ -265,10 +263,5 @@ def test_set_up_console_loads_at_the_first_key(tmp_path):
         saved = json.loads((state / "config.json").read_text())
         assert saved["wifi"]["ssid"] == "HomeNet" and saved["chargehq"]["api_key"] == KEY
     finally:
-        if term.proc.poll() is None:
-            term.proc.send_signal(signal.SIGINT)
-            try:
-                term.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                term.proc.kill()
+        term.stop()
     assert KEY not in term.text and WIFI_PW not in term.text

@@ -18,17 +18,9 @@ import dns.query
 import dns.exception
 import dns.rdatatype
 
-from mp import ROOT
+from mp import ROOT, free_port
 
 SIM = [sys.executable, str(ROOT / "tools" / "sim.py")]
-
-
-def _free_port(kind):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Sim:
@@ -72,7 +64,7 @@ class Sim:
 
 
 def test_portal_mode_brings_up_dns_and_web(tmp_path):
-    http, dnsp = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
+    http, dnsp = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
     sim = Sim(["--portal", "--fresh", "--state-dir", str(tmp_path / "dev"), "--http-port", str(http),
                "--dns-port", str(dnsp), "--quiet-server"])
     try:
@@ -99,7 +91,7 @@ def test_portal_mode_brings_up_dns_and_web(tmp_path):
 def test_wrong_password_then_router_outage_heal(tmp_path):
     state = tmp_path / "dev"
     sim = Sim(["--fresh", "--state-dir", str(state), "--quiet-server",
-               "--http-port", str(_free_port(socket.SOCK_STREAM)), "--dns-port", str(_free_port(socket.SOCK_DGRAM))],
+               "--http-port", str(free_port(socket.SOCK_STREAM)), "--dns-port", str(free_port(socket.SOCK_DGRAM))],
               env={"ESPSIM_WIFI": "wrong_password"})
     try:
         sim.wait_for("cannot join HomeNet: wrong password; retry in")  # a readable reason
@@ -123,14 +115,20 @@ def test_wrong_password_then_router_outage_heal(tmp_path):
 SETUP_HEAP = 2 * 98304
 
 
+def _image():
+    """`make build`'s image and the compiled stand-ins in a temp folder (tools/portal_heap.py)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import portal_heap
+    return portal_heap.Image()
+
+
 def test_whole_set_up_on_the_built_image():
     """`make build`'s image booted unprovisioned in SETUP_HEAP: the page, the OS probes, two forms
     with mistakes, a good form; the device joins, saves, shows "Connected" and restarts itself
     (the same run `make bench` bisects for the smallest heap)."""
-    sys.path.insert(0, str(ROOT / "tools"))
     import shutil
     import portal_heap
-    image = portal_heap.Image()
+    image = _image()
     try:
         worked, steps, out = portal_heap.run_setup(image, SETUP_HEAP)
     finally:
@@ -140,38 +138,18 @@ def test_whole_set_up_on_the_built_image():
     assert "Traceback" not in out and "MemoryError" not in out, out
 
 
-def compile_firmware(dest):
-    """The firmware as a board runs it: app, lib and the stand-ins compiled to .mpy (compiling
-    Microdot or the app from source on the device would need more RAM than it has)."""
-    import shutil
-    from mp import MPY_CROSS, STUBS
-    sys.path.insert(0, str(ROOT / "tools"))
-    import build_microdot
-    fw = ROOT / "firmware"
-    jobs = [(p, dest / p.relative_to(fw).with_suffix(".mpy")) for p in (fw / "app").rglob("*.py")]
-    jobs += [(p, dest / (p.stem + ".mpy")) for d in (ROOT / "lib", STUBS) for p in d.glob("*.py")
-             if p.name != "espsim_run.py"]
-    for src, out in jobs:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        res = subprocess.run([MPY_CROSS, "-o", str(out), str(src)], capture_output=True, text=True)
-        assert res.returncode == 0, res.stderr
-    if (fw / "web").exists():
-        shutil.copytree(str(fw / "web"), str(dest / "web"), dirs_exist_ok=True)
-    return [str(dest), str(build_microdot.ensure())]
-
-
-def test_setup_mode_in_capped_heap(tmp_path):
+def test_setup_mode_in_capped_heap():
     """The whole set-up mode (config, console, access point, DNS catch-all, Microdot portal),
-    compiled as deployed, runs in a capped heap and serves DNS and whole pages, repeatedly."""
-    from mp import MICROPYTHON, STUBS, mp_env
-    path = compile_firmware(tmp_path / "mpy")
-    dev = tmp_path / "dev"
-    dev.mkdir()
-    http, dnsp = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
+    `make build`'s image booted as a board boots it, runs in a capped heap and serves DNS and
+    whole pages, repeatedly."""
+    import shutil
+    image = _image()
+    dev = image.device_dir()
+    http, dnsp = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
     (dev / "config.json").write_text('{"portal": {"http_port": %d, "dns_port": %d}}' % (http, dnsp))
-    (dev / "run.py").write_text("import app.main\napp.main.run()\n")
-    proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize=%d" % SETUP_HEAP, str(STUBS / "espsim_run.py"),
-                             str(dev / "run.py")], cwd=str(dev), env=mp_env(dev, "power", None, path),
+    from mp import MICROPYTHON
+    proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize=%d" % SETUP_HEAP, str(ROOT / "tools" / "espsim_boot.py"),
+                             str(image.fw)], cwd=str(dev), env=image.env(dev),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines = []
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
@@ -208,6 +186,7 @@ def test_setup_mode_in_capped_heap(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait()
+        shutil.rmtree(image.tmp, ignore_errors=True)
 
 
 def test_set_up_through_the_portal_then_runs(tmp_path):
@@ -218,7 +197,7 @@ def test_set_up_through_the_portal_then_runs(tmp_path):
     import json
     import urllib.parse
     key = "chq-KEY-setupflow-0123456789"
-    http_port, dnsp = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
+    http_port, dnsp = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
     chq = tmp_path / "chq"
     sim = Sim(["--portal", "--fresh", "--state-dir", str(tmp_path / "dev"), "--http-port", str(http_port),
                "--dns-port", str(dnsp), "--chq-dir", str(chq), "--quiet-server"])

