@@ -390,18 +390,23 @@ app, st = boot("soft")
 check(app.pusher.due_in_ms() <= 0, "push long ago: no wait")
 
 # --- no allocation per poll (RTC record packed in place) -----------------------------------
+def alloc_over_polls(step, n=200):
+    """Bytes allocated by n polls (1 s apart, energy counted), each followed by step()."""
+    gc.collect()
+    gc.disable()
+    a0 = gc.mem_alloc()
+    for i in range(n):
+        now[0] += 1000
+        app.energy.add(1234567, 0)
+        step()
+    a1 = gc.mem_alloc()
+    gc.enable()
+    return a1 - a0
+
+
 app, st = boot("soft")
 app.pusher.last_attempt_up = 5
-gc.collect()
-gc.disable()
-a0 = gc.mem_alloc()
-for i in range(200):
-    now[0] += 1000
-    app.energy.add(1234567, 0)
-    st._pack(app)
-a1 = gc.mem_alloc()
-gc.enable()
-eq(a1 - a0, 0, "bytes allocated by 200 polls' energy + record packing")
+eq(alloc_over_polls(lambda: st._pack(app)), 0, "bytes allocated by 200 polls' energy + record packing")
 
 
 # the whole on_poll hook, with an RTC that copies like the chip's (the stand-in's file writes and
@@ -429,17 +434,9 @@ real_time, real_synced = persist.time, clock.is_synced
 persist.time = IntTime
 clock.is_synced = lambda: True
 st.on_poll(app)                       # the day is taken once (that logs)
-gc.collect()
-gc.disable()
-a0 = gc.mem_alloc()
-for i in range(200):
-    now[0] += 1000
-    app.energy.add(1234567, 0)
-    st.on_poll(app)
-a1 = gc.mem_alloc()
-gc.enable()
+allocated = alloc_over_polls(lambda: st.on_poll(app))
 persist.time, clock.is_synced = real_time, real_synced
-eq(a1 - a0, 0, "bytes allocated by 200 on_poll calls (no checkpoint due)")
+eq(allocated, 0, "bytes allocated by 200 on_poll calls (no checkpoint due)")
 eq(persist.parse(bytes(st.rtc.mem))[0][4], app.energy.wh[0], "and the record holds the totals")
 
 # --- stopped before the app started (Ctrl-C or a crash during Wi-Fi join): nothing written ---
