@@ -64,16 +64,24 @@ def check_config(src, err, deep=True):
             err(k + ".options", "must be an object")
 
 
+def profile_problem(name, folder=PROFILE_DIR):
+    """Why folder/name.json cannot be a profile file (not a plain name, not there), or None.
+    (app.sources.modbus_profile.load asks this first, so both checks say the same.)"""
+    if not isinstance(name, str) or not name or "/" in name or "." in name:
+        return "profile name %r is not a plain name" % (name,)
+    try:
+        os.stat("%s/%s.json" % (folder, name))
+    except OSError:
+        return "profile %s/%s.json not found" % (folder, name)
+    return None
+
+
 def _check_profile(d, k, err, deep):
     name = d.get("profile")
     if not deep:
-        if not isinstance(name, str) or not name or "/" in name or "." in name:
-            err(k + ".profile", "profile name %r is not a plain name" % (name,))
-            return
-        try:
-            os.stat("%s/%s.json" % (PROFILE_DIR, name))
-        except OSError:
-            err(k + ".profile", "profile %s/%s.json not found" % (PROFILE_DIR, name))
+        why = profile_problem(name)
+        if why:
+            err(k + ".profile", why)
         return
     from app.sources import modbus_profile as mp
     try:

@@ -29,13 +29,15 @@ class ProfileError(ValueError):
 
 def load(name, folder="profiles"):
     """-> the profile dict from folder/name.json (ProfileError with a clear text)."""
-    if not isinstance(name, str) or not name or "/" in name or "." in name:
-        raise ProfileError("profile name %r is not a plain name" % (name,))
+    from app.sources.modbus_check import profile_problem
+    why = profile_problem(name, folder)
+    if why:
+        raise ProfileError(why)
     try:
         with open("%s/%s.json" % (folder, name)) as f:
             return json.load(f)
-    except OSError:
-        raise ProfileError("profile %s/%s.json not found" % (folder, name))
+    except OSError as e:  # there a moment ago
+        raise ProfileError("profile %s/%s.json cannot be read (%s)" % (folder, name, e))
     except ValueError:
         raise ProfileError("profile %s/%s.json is not valid JSON" % (folder, name))
 
