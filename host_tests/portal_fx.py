@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from mp import MICROPYTHON, MP_TESTS, MPY_CROSS, ROOT, STUBS, assert_mp_passed, free_port, mp_env
+from mp import MICROPYTHON, MP_TESTS, MPY_CROSS, ROOT, assert_mp_passed, compile_stand_ins, free_port, mp_env
 
 sys.path.insert(0, str(ROOT / "tools"))
 import build_microdot  # noqa: E402
@@ -28,10 +28,8 @@ def compile_tree(dest):
         rel = p.relative_to(fw)
         if rel.parts[0] == "app":
             jobs.append((p, dest / rel.with_suffix(".mpy")))
-    for folder in (ROOT / "lib", STUBS):
-        for p in folder.glob("*.py"):
-            if p.name != "espsim_run.py":
-                jobs.append((p, dest / (p.stem + ".mpy")))
+    for p in (ROOT / "lib").glob("*.py"):
+        jobs.append((p, dest / (p.stem + ".mpy")))
     for name in ("mptest.py", "fx_portal.py", "fx_portal_checks.py"):
         jobs.append((MP_TESTS / name, dest / name.replace(".py", ".mpy")))
     for src, out in jobs:
@@ -41,6 +39,7 @@ def compile_tree(dest):
     import shutil
     shutil.copytree(str(fw / "web"), str(dest / "web"), dirs_exist_ok=True)  # page templates
     (dest / "fx_portal_run.py").write_text("import fx_portal  # the compiled script\n")
+    compile_stand_ins(dest)  # with the launcher beside them (Device starts it from there)
     return [str(dest), str(build_microdot.ensure())]
 
 
@@ -52,7 +51,7 @@ class Device:
         self.state_dir = pathlib.Path(state_dir)
         self.url = "http://127.0.0.1:%d" % self.port
         script = pathlib.Path(path[0]) / "fx_portal_run.py"
-        cmd = [MICROPYTHON, "-X", "heapsize=%d" % heap, str(STUBS / "espsim_run.py"), str(script),
+        cmd = [MICROPYTHON, "-X", "heapsize=%d" % heap, str(pathlib.Path(path[0]) / "espsim_run.py"), str(script),
                str(self.port), mode] + list(args) + (["debug"] if os.environ.get("PORTAL_DEBUG") else [])
         self.out_path = self.state_dir / "fx_portal.out"
         self.err_path = self.state_dir / "fx_portal.err"
