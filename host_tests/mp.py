@@ -64,18 +64,27 @@ def mp_env(state_dir=None, reset_cause="power", extra_env=None, extra_path=()):
 
 
 def run_mp(script, *args, heap=None, state_dir=None, reset_cause="power", env=None,
-           timeout=120, cwd=None, extra_path=(), input=None):
-    """Run `script` (a path, or a file name under host_tests/mp/) under MicroPython."""
+           timeout=120, cwd=None, extra_path=(), input=None, micropython=None):
+    """Run `script` (a path, or a file name under host_tests/mp/) under MicroPython (the 64-bit
+    PyPI build, or the binary `micropython` names: see mp32())."""
     script = pathlib.Path(script)
     if not script.is_absolute() and not script.exists():
         script = MP_TESTS / script
-    cmd = [MICROPYTHON]
+    cmd = [micropython or MICROPYTHON]
     if heap:
         cmd += ["-X", "heapsize=%d" % heap]
     # through espsim_run.py: the time stand-in must load before asyncio (see stubs/time.py)
     cmd += [str(STUBS / "espsim_run.py"), str(script)] + [str(a) for a in args]
     return subprocess.run(cmd, cwd=cwd or (state_dir or None), env=mp_env(state_dir, reset_cause, env, extra_path),
                           capture_output=True, text=True, timeout=timeout, input=input)
+
+
+def mp32(flavour="plain"):
+    """The 32-bit ESP32-shaped unix port (tools/unix32.py; built and cached on first use)."""
+    import sys
+    sys.path.insert(0, str(ROOT / "tools"))
+    import unix32
+    return unix32.ensure(flavour)
 
 
 def run_mp_code(code, **kw):

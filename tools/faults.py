@@ -35,7 +35,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "host_tests"))
-MICROPYTHON = str(ROOT / ".venv" / "bin" / "micropython")
+MICROPYTHON = str(ROOT / ".venv" / "bin" / "micropython")  # --micropython replaces it
+SIM_ARGV = []  # --micropython: passed on to every simulated device
 STUBS = ROOT / "host_tests" / "stubs"
 
 FULL = {"push": 400, "ct": 250, "modbus": 200, "state": 400, "soak": 1, "powercuts": 200,
@@ -205,7 +206,7 @@ def make_device(tmp, name, url, ca, key, interval=30, source=None, extra_cfg=Non
     import sim
     return sim.new_device(tmp / name, url, open(ca, "rb").read(),
                           ["--interval", str(interval), "--api-key", key,
-                           "--source", source or "simulated"], extra_cfg)
+                           "--source", source or "simulated"] + SIM_ARGV, extra_cfg)
 
 
 def _pushes(chq):
@@ -564,7 +565,14 @@ def main(argv=None):
     ap.add_argument("--only", help="comma-separated parts: " + ",".join(PARTS))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", help="report file (default docs/reliability.md; none for --short)")
+    ap.add_argument("--micropython", metavar="PATH",
+                    help="the interpreter (a binary, or 64, 32, 32-frozen: see tools/sim.py)")
     a = ap.parse_args(argv)
+    if a.micropython:
+        global MICROPYTHON
+        import unix32
+        MICROPYTHON = unix32.interpreter(a.micropython)
+        SIM_ARGV[:] = ["--micropython", MICROPYTHON]
     counts = SHORT if a.short else FULL
     only = a.only.split(",") if a.only else [p for p in PARTS if counts[p]]
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="faults-"))

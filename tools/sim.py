@@ -25,7 +25,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-MICROPYTHON = str(ROOT / ".venv" / "bin" / "micropython")
+import unix32  # noqa: E402
 SIM_KEY = "sim-0123456789abcdef-KEY9"  # what the simulated device sends (never printed)
 
 
@@ -39,6 +39,12 @@ def parse_args(argv=None):
     ap.add_argument("--state-dir", default=str(ROOT / "state" / "sim"),
                     help="the device's filesystem and RTC memory (reuse = reboot)")
     ap.add_argument("--heap", type=int, help="MicroPython heap in bytes (e.g. 65536)")
+    ap.add_argument("--micropython", metavar="PATH",
+                    help="the interpreter: a binary, or 64 (default: the PyPI unix port), 32 (32-bit, "
+                         "ESP32 heap shape; tools/unix32.py builds it), 32-frozen (the same with the "
+                         "firmware frozen in, as the ESP32 image)")
+    ap.add_argument("--esp32", action="store_true",
+                    help="as a plain ESP32 runs the frozen image: --micropython 32-frozen --heap 114688")
     ap.add_argument("--source", default=None,
                     help="simulated | atm90e32 | modbus (default: keep the config's, else atm90e32: a "
                          "simulated CircuitSetup split-phase CT board)")
@@ -64,6 +70,9 @@ def parse_args(argv=None):
     a = ap.parse_args(argv)
     if a.interval is not None and a.interval < 30:
         ap.error("--interval must be at least 30 s (Charge HQ's floor)")
+    if a.esp32:
+        a.micropython = a.micropython or "32-frozen"
+        a.heap = a.heap or unix32.ESP32_HEAP
     return a
 
 
@@ -85,8 +94,9 @@ def prepare_device(a, endpoint, ca_der):
         shutil.rmtree(fs)
     fs.mkdir(parents=True, exist_ok=True)
     # data files the deploy step copies onto a board
+    # (web/: a frozen app finds its pages on the filesystem, as on a board)
     for src, dst in ((ROOT / "boards", fs / "boards"), (ROOT / "firmware" / "ca", fs / "ca"),
-                     (ROOT / "firmware" / "profiles", fs / "profiles")):
+                     (ROOT / "firmware" / "profiles", fs / "profiles"), (ROOT / "firmware" / "web", fs / "web")):
         if src.exists():
             shutil.copytree(src, dst, dirs_exist_ok=True)
     cfg_path = fs / "config.json"
@@ -203,8 +213,9 @@ class Device:
     (time.time(), text) instead of going to this terminal, for tools that drive the device
     start by start and read its log (bench.py, faults.py; see new_device)."""
 
-    def __init__(self, a, fs, env_extra, capture=False):
+    def __init__(self, a, fs, env_extra, capture=False, serial=False):
         self.a = a
+        self.serial = serial  # capture: a serial line to type on (type()); else nothing to read
         self.fs = fs
         self.env_extra = env_extra
         self.capture = capture
@@ -213,6 +224,7 @@ class Device:
         self.stopping = False
         self.lines = []  # capture: (time, text) of every line printed, all starts
         self.boots = []  # (time, reset cause) of every start
+        self.micropython = unix32.interpreter(a.micropython)
 
     def env(self, cause):
         env = dict(os.environ)
@@ -229,7 +241,7 @@ class Device:
 
     def start(self, cause):
         """Power the interpreter up with this reset cause -> the time it started."""
-        cmd = [MICROPYTHON]
+        cmd = [self.micropython]
         if self.a.heap:
             cmd += ["-X", "heapsize=%d" % self.a.heap]
         if self.a.console:
@@ -237,7 +249,8 @@ class Device:
         cmd += [str(ROOT / "tools" / "espsim_boot.py"), str(ROOT / "firmware")]
         if self.capture:  # (no preexec_fn: the tools start devices from several threads)
             self.proc = subprocess.Popen(cmd, cwd=self.fs, env=self.env(cause), stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         stderr=subprocess.STDOUT,
+                                         stdin=subprocess.PIPE if self.serial else subprocess.DEVNULL,
                                          text=True, start_new_session=True)
         else:
             # the serial line: this terminal with --console, else nothing to read (the console quits)
@@ -253,6 +266,11 @@ class Device:
     def _read(self, proc):
         for line in proc.stdout:
             self.lines.append((time.time(), line.rstrip("\n")))
+
+    def type(self, text):
+        """capture with serial=True: type text on the device's serial line."""
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -301,7 +319,7 @@ class Device:
                     self.proc.wait()
 
 
-def new_device(fs, endpoint, ca_der, argv=(), config=None):
+def new_device(fs, endpoint, ca_der, argv=(), config=None, serial=False):
     """A new device in fs (wiped first) set up as `sim.py --fresh --state-dir FS ARGV...` would
     set it up, with config ({section: {key: value}}) merged into its config.json, its output
     captured (Device(capture=True)); .cfg is its config. Not started."""
@@ -311,7 +329,7 @@ def new_device(fs, endpoint, ca_der, argv=(), config=None):
         cfg.setdefault(sec, {}).update(vals)
     (fs / "config.json").write_text(json.dumps(cfg, indent=1))
     extra = {"ESPSIM_ATM90E32": "day"} if cfg["source"].get("type") == "atm90e32" else {}
-    dev = Device(a, fs, extra, capture=True)
+    dev = Device(a, fs, extra, capture=True, serial=serial)
     dev.cfg = cfg
     return dev
 
@@ -359,6 +377,8 @@ def main(argv=None):
     print("[sim] device filesystem %s, source %s, push every %s s" % (
         fs, src, cfg["chargehq"].get("push_interval_s", 60)), flush=True)
     dev = Device(a, fs, env_extra)
+    if a.micropython or a.heap:
+        print("[sim] interpreter %s%s" % (dev.micropython, ", heap %d B" % a.heap if a.heap else ""), flush=True)
     cause = a.boot or "power"
     if a.duration:
         threading.Timer(a.duration, dev.stop).start()
