@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from mp import MICROPYTHON, ROOT, STUBS, assert_mp_passed
+from mp import MICROPYTHON, ROOT, STUBS, assert_mp_passed, mp32
 
 sys.path.insert(0, str(ROOT / "tools"))
 import build as build_tool  # noqa: E402
@@ -114,3 +114,57 @@ def test_deployed_image_imports_under_micropython(image, vboard):
     res = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % (1024 * 1024), str(STUBS / "espsim_run.py"),
                           str(script)], cwd=str(fs), env=env, capture_output=True, text=True, timeout=60)
     assert_mp_passed(res, "import of the deployed image")
+
+
+def _start_vboard(base, *args):
+    fs, link = base / "fs", base / "tty"
+    fs.mkdir()
+    (fs / "config.json").write_bytes(CONFIG)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "vboard.py"), "--dir", str(fs),
+                             "--link", str(link), "--esp32-stand-ins"] + list(args),
+                            stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("VBOARD "), "virtual board did not start: %r" % line
+    return proc, fs, str(link)
+
+
+def test_deploy_refuses_mpy_onto_a_plain_esp32_heap(image, tmp_path):
+    """A virtual board with the ESP32's heap (32-bit, 111,936 B: stock ESP32_GENERIC without PSRAM):
+    the app as .mpy files does not fit, so deploy refuses before copying anything and names the two
+    ways out; --force deploys anyway."""
+    out, _files = image
+    proc, fs, port = _start_vboard(tmp_path, "--micropython", mp32("plain"), "--heap", "114688")
+    try:
+        with pytest.raises(deploy_tool.DeployError) as e:
+            deploy_tool.deploy(port, out, board="vtest_a", log=lambda m: None)
+        msg = str(e.value)
+        assert "needs about" in msg and "frozen" in msg and "PSRAM" in msg, msg
+        assert sorted(os.listdir(fs)) == ["config.json"], "nothing may be copied before the check"
+        log = []
+        forced = deploy_tool.deploy(port, out, board="vtest_a", log=log.append, force=True)
+        assert forced["copied"] and any("WARNING (--force)" in m for m in log), log
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_deploy_onto_a_frozen_image_copies_data_only(image, tmp_path):
+    """A virtual board running the firmware image (app frozen in) in the ESP32's heap: deploy copies
+    boot.py, main.py and the data files, no .mpy, and removes app/ .mpy files an earlier deploy left
+    (on the filesystem they would shadow the frozen app); the board then boots the frozen app."""
+    out, files = image
+    proc, fs, port = _start_vboard(tmp_path, "--micropython", mp32("frozen"), "--heap", "114688")
+    try:
+        (fs / "app").mkdir()
+        (fs / "app" / "config.mpy").write_bytes((out / "app" / "config.mpy").read_bytes())
+        res = deploy_tool.deploy(port, out, board="vtest_a", log=lambda m: None)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert res["frozen"] is True
+    assert res["copied"] and not [r for r in res["copied"] if r.endswith(".mpy")], res["copied"]
+    data = [f for f in files if not f.endswith(".mpy") and (not f.startswith("boards/") or f == "boards/vtest_a.json")]
+    assert sorted(res["copied"]) == sorted(data)
+    assert res["removed"] == ["app/config.mpy"] and not (fs / "app").exists()
+    assert not (fs / "lib").exists(), "no code folders on a frozen board"
+    assert (fs / "config.json").read_bytes() == CONFIG

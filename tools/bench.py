@@ -27,6 +27,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "host_tests"))
 from mp import MICROPYTHON, MPY_CROSS, compile_stand_ins  # noqa: E402  (the test harness's)
+import bench_esp32  # noqa: E402  (the heap figures on the ESP32's shape)
 KB = 1024
 
 
@@ -78,10 +79,6 @@ class Env:
         import fake_chargehq
         self.srv, self.url, self.ca = fake_chargehq.serve(str(self.tmp / "chq"), 0, 0,
                                                           out=open(os.devnull, "w"))
-        # plain HTTP: on the unix port mbedTLS allocates from the MicroPython heap, on the ESP32
-        # from the system heap; pushing without TLS shows what the app itself needs
-        self.srv_plain, self.url_plain, _ = fake_chargehq.serve(str(self.tmp / "chq-plain"), 0, 0,
-                                                                out=open(os.devnull, "w"), tls=False)
 
     def device_dir(self, name):
         d = self.tmp / name
@@ -103,8 +100,8 @@ class Env:
         env.update(extra or {})
         return env
 
-    def run(self, script, args, state, heap=None, extra_env=None, timeout=900):
-        cmd = [MICROPYTHON]
+    def run(self, script, args, state, heap=None, extra_env=None, timeout=900, micropython=None):
+        cmd = [micropython or MICROPYTHON]
         if heap:
             cmd += ["-X", "heapsize=%d" % heap]
         cmd += [str(self.stubs / "espsim_run.py"), str(ROOT / script)] + [str(a) for a in args]
@@ -114,7 +111,6 @@ class Env:
 
     def close(self):
         self.srv.shutdown()
-        self.srv_plain.shutdown()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -174,56 +170,6 @@ def fig_size(env, rows):
                  if env.microdot else "Microdot not installed"))
     biggest = sorted(env.sizes.items(), key=lambda kv: -kv[1])[:5]
     return {"largest": ", ".join("%s %.1f KB" % (k.split("/", 1)[1], v / KB) for k, v in biggest)}
-
-
-def _cycles_ok(env, heap, cycles, src, board, extra, url=None):
-    state = env.device_dir("cycles")
-    res, b = env.run("bench/mp_cycles.py", [url or env.url, "ca.der", cycles, 1, json.dumps(src),
-                                            board or "-"],
-                     state, heap=heap, extra_env=extra)
-    return res.returncode == 0 and b.get("push_failures") == "0", b, res
-
-
-def fig_min_heap(env, rows, quick):
-    srcs = sources(env)
-    label, src, board, extra, peer = srcs[1 if len(srcs) > 1 else 0]
-    cycles = 100 if quick else 1000
-
-    def measure(src, board, extra, url):
-        lo, hi = 8 * KB, 512 * KB  # lo fails, hi works
-        ok, _, res = _cycles_ok(env, hi, 20, src, board, extra, url)
-        if not ok:
-            return None, res.stdout[-800:] + res.stderr[-800:]
-        while hi - lo > KB:
-            mid = (lo + hi) // 2 // KB * KB
-            ok, _, _ = _cycles_ok(env, mid, 30, src, board, extra, url)
-            lo, hi = (lo, mid) if ok else (mid, hi)
-        # confirm the full run; grow in 1 KB steps when a long run needs more
-        for _ in range(16):
-            ok, b, _ = _cycles_ok(env, hi, cycles, src, board, extra, url)
-            if ok:
-                return hi, b
-            hi += KB
-        return None, "no heap size up to %d KB ran %d cycles" % (hi // KB, cycles)
-
-    for url, what in ((env.url, "verified HTTPS push: mbedTLS in the MicroPython heap, as on the "
-                                "unix port"),
-                      (env.url_plain, "plain HTTP push: the app alone, as the ESP32's MicroPython "
-                                      "heap sees it (there mbedTLS allocates from the system heap)")):
-        heap, info = with_source(label, src, board, extra, peer,
-                                 lambda s, b, e: measure(s, b, e, url))
-        name = ("Smallest `-X heapsize` running the push loop %d cycles (%s; poll, energy, "
-                "validation, body and %s each cycle)" % (cycles, label, what))
-        if heap is None:
-            rows.append((name, "40 KB", "failed", False, str(info)[:300]))
-            continue
-        rows.append((name, "40 KB", "%d KB" % (heap // KB), heap <= 40 * KB,
-                     "%s pushes, all HTTP 200; of the heap: interpreter and asyncio %d KB, "
-                     "ESP32 stand-ins %d KB (built into the chip's firmware), firmware modules "
-                     "and objects loaded %d KB, in use after cycle 100 %d KB" % (
-                         info.get("pushes"), int(info["heap_start"]) // KB,
-                         int(info["heap_stubs"]) // KB, int(info["heap_app_loaded"]) // KB,
-                         int(info["heap_after_100"]) // KB)))
 
 
 def fig_alloc(env, rows):
@@ -488,27 +434,8 @@ def _watch_rss(pid, secs):
     return peak
 
 
-def fig_portal(env, rows):
-    """Smallest heap in which a new board's whole set-up works (tools/portal_heap.py): the image
-    `make build` makes, booted unprovisioned as on a board (set-up network, DNS, console, portal),
-    the page, the OS probes, two forms with mistakes, a good form that joins and restarts."""
-    import portal_heap
-    image = portal_heap.Image(env.tmp / "portal")
-    best = portal_heap.smallest_heap(image, log=log)
-    if best is None:
-        rows.append(("Smallest heap for portal mode", "96 KB", "failed at 512 KB", False, ""))
-        return
-    parts = portal_heap.breakdown(image)
-    rows.append(("Smallest `-X heapsize` for portal mode (the built image booted unprovisioned: set-up "
-                 "network, DNS catch-all, set-up console and portal; the page, OS probes, two forms with "
-                 "mistakes (one Modbus), a good form that joins the network, saves and restarts)", "96 KB",
-                 "%d KB" % (best // KB), best <= 96 * KB,
-                 "of it, ESP32 stand-ins %.0f KB (C modules on a board), interpreter and asyncio %.0f KB"
-                 % (parts["stand_ins"] / KB, parts["base"] / KB)))
-
-
 # --- report ------------------------------------------------------------------------------------
-FIGURES = ("size", "min_heap", "alloc", "growth", "boot", "reboots", "energy", "portal", "cpython")
+FIGURES = ("size", "firmware", "push", "portal", "alloc", "growth", "boot", "reboots", "energy", "cpython")
 
 
 def _row_line(row):
@@ -588,13 +515,14 @@ def main(argv=None):
     rows, extra = [], {}
     try:
         steps = [("size", lambda: extra.update(fig_size(env, rows))),
-                 ("min_heap", lambda: fig_min_heap(env, rows, a.quick)),
+                 ("firmware", lambda: bench_esp32.fig_firmware(env, rows, log)),
+                 ("push", lambda: bench_esp32.fig_push(env, rows, log, a.quick)),
+                 ("portal", lambda: bench_esp32.fig_portal(env, rows, log)),
                  ("alloc", lambda: fig_alloc(env, rows)),
                  ("growth", lambda: fig_growth(env, rows, a.quick)),
                  ("boot", lambda: fig_boot_to_push(env, rows, a.quick)),
                  ("reboots", lambda: fig_reboots(env, rows, a.quick)),
                  ("energy", lambda: fig_energy(env, rows, a.quick)),
-                 ("portal", lambda: fig_portal(env, rows)),
                  ("cpython", lambda: fig_vs_cpython(env, rows, a.quick))]
         for name, fn in steps:
             if name in only:

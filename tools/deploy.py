@@ -3,10 +3,15 @@
 
     tools/deploy.py --port /dev/ttyUSB0 [--board NAME] [--build build] [--dry-run]
 
-1. One `mpremote exec` on the board makes the folders and prints the sha256 of every file the build
-   would write (plus stale modules under app/ and .py files that would shadow a new .mpy).
-2. One more mpremote run copies the files whose hash differs (`fs cp -f`), removes the stale ones,
-   re-hashes what it copied to check it arrived whole, and resets the board so the new code runs.
+1. One `mpremote exec` on the board prints the sha256 of every file the build would write (plus
+   stale modules under app/ and .py files that would shadow a new .mpy), its heap, and whether the
+   app is frozen into its firmware.
+2. A board whose heap cannot hold the app as .mpy files is refused (nothing written), naming the
+   ways out: the firmware image with the app frozen in, or a PSRAM board. A board with the app
+   frozen in gets only boot.py, main.py and the data files; app .mpy files on it are removed.
+3. One more mpremote run makes the folders, copies the files whose hash differs (`fs cp -f`),
+   removes the stale ones, re-hashes what it copied to check it arrived whole, and resets the board
+   so the new code runs.
 
 config.json (the device's settings: Wi-Fi, API key) is never written or removed. With --board only
 that board profile is copied (boards/NAME.json), otherwise all of them.
@@ -27,6 +32,11 @@ MPREMOTE = str(ROOT / ".venv" / "bin" / "mpremote")
 KEEP = ("config.json",)  # the device's own settings: never touched
 PRUNE_DIRS = ("app",)    # ours alone: a module there that the build no longer has is removed
 WDT_STRETCH_MS = 30 * 60 * 1000  # an armed ESP32 watchdog cannot be stopped, only re-armed longer
+# The heap the app as .mpy files needs (whole firmware in normal mode), by word size: measured by
+# `make bench` ("Smallest -X heapsize, whole firmware in normal mode", docs/benchmarks.md) plus
+# headroom for fragmentation over days. A plain ESP32 has 111,936 B: it needs the frozen image.
+MPY_NEEDS = {32: 150 * 1024, 64: 220 * 1024}
+IDF_RESERVE = 40 * 1024  # IDF heap an ESP32 must keep for Wi-Fi and mbedTLS (MicroPython PR #13219)
 
 _HASH_FN = r"""
 import sys, os, hashlib, binascii
@@ -49,14 +59,32 @@ def _h(p):
 
 _PROBE = _HASH_FN + r"""
 print('DEPLOY-PLATFORM', sys.platform)
+import gc
+gc.collect()
+_idf = -1
+try:
+    import esp32
+    _idf = sum(h[1] for h in esp32.idf_heap_info(esp32.HEAP_DATA))
+except Exception:
+    pass
+print('DEPLOY-HEAP', gc.mem_free() + gc.mem_alloc(), _idf, sys.maxsize)
+_app = sys.modules.pop('app', None)
+_p = sys.path[:]
+sys.path[:] = ['.frozen']
+_frozen = 0
+try:
+    import app
+    _frozen = 1
+except ImportError:
+    pass
+sys.path[:] = _p
+sys.modules.pop('app', None)
+if _app:
+    sys.modules['app'] = _app
+print('DEPLOY-FROZEN', _frozen)
 if sys.platform == 'esp32' or %(as_esp32)r:
     import machine
     machine.WDT(timeout=%(wdt)d).feed()
-for d in %(dirs)r:
-    try:
-        os.mkdir(d)
-    except OSError:
-        pass
 for p in %(files)r:
     print('DEPLOY-H', _h(p), p)
 def _walk(d):
@@ -79,6 +107,15 @@ for p in %(mpy)r:
         pass
 """
 
+_MKDIRS = r"""
+import os
+for d in %r:
+    try:
+        os.mkdir(d)
+    except OSError:
+        pass
+"""
+
 _REMOVE = r"""
 import os
 for p in %r:
@@ -87,6 +124,11 @@ for p in %r:
         print('DEPLOY-RM', p)
     except OSError as e:
         print('DEPLOY-RMFAIL', p, e)
+for d in %r:
+    try:
+        os.rmdir(d)
+    except OSError:
+        pass
 """
 
 _VERIFY = _HASH_FN + r"""
@@ -134,13 +176,20 @@ def mpremote(port, *args, timeout=120):
     return res.stdout
 
 
-def parse(out):
-    """-> (platform, {path: hash or '-'}, [files listed], [removed])"""
+def parse(out, board=None):
+    """-> (platform, {path: hash or '-'}, [files listed], [removed]); board (a dict) gets what the
+    probe said of the heap ("heap", "idf_free", "bits") and the app ("frozen")."""
     platform, hashes, listed, removed = None, {}, [], []
+    board = {} if board is None else board
     for line in out.splitlines():
         parts = line.strip().split(" ", 2)
         if parts[0] == "DEPLOY-PLATFORM":
             platform = parts[1]
+        elif parts[0] == "DEPLOY-HEAP" and len(parts) == 3:
+            idf, maxsize = parts[2].split()
+            board.update(heap=int(parts[1]), idf_free=int(idf), bits=32 if int(maxsize) < 2 ** 32 else 64)
+        elif parts[0] == "DEPLOY-FROZEN":
+            board["frozen"] = parts[1] == "1"
         elif parts[0] == "DEPLOY-H" and len(parts) == 3:
             hashes[parts[2]] = parts[1]
         elif parts[0] == "DEPLOY-F" and len(parts) == 2:
@@ -161,16 +210,62 @@ def folders(paths):
     return sorted(out, key=lambda d: (d.count("/"), d))
 
 
-def deploy(port, build="build", board=None, dry_run=False, log=print, as_esp32=False):
-    """-> dict(platform, copied, unchanged, removed, reset). as_esp32: treat a virtual board that runs
-    the ESP32 stand-ins (tools/vboard.py --esp32-stand-ins) as a chip: stretch its watchdog, reset it."""
+def code_dirs(paths):
+    """The folders that hold only compiled modules (app/, lib/microdot/, ...)."""
+    dirs = folders(paths)
+    return [d for d in dirs if all(p.endswith(".mpy") for p in paths if p.startswith(d + "/"))]
+
+
+def heap_capacity(info):
+    """The most GC heap the app can count on, in bytes: what the board has now, plus on an ESP32
+    what the heap may still grow into while leaving the IDF heap its reserve for Wi-Fi and TLS."""
+    heap = info.get("heap", 0)
+    if info.get("idf_free", -1) > 0:
+        heap += max(0, info["idf_free"] - IDF_RESERVE)
+    return heap
+
+
+def check_fits(info, force=False, log=print):
+    """Refuse a .mpy deploy onto a board whose heap cannot hold the app (DeployError), naming the
+    ways out; a board with the app frozen in gets data files only."""
+    if info.get("frozen") or "heap" not in info:
+        return
+    need = MPY_NEEDS[info.get("bits", 32)]
+    have = heap_capacity(info)
+    if have >= need:
+        return
+    msg = ("this board's MicroPython heap holds %d KB; the app as .mpy files needs about %d KB "
+           "(docs/benchmarks.md: whole firmware in normal mode). It would run out of memory (status page "
+           "not started, meter errors, pushes lost). Two ways out:\n"
+           "  1. flash the firmware image with the app frozen in (docs/deploy.md, 'Firmware image'); "
+           "then `make deploy` copies only the data files\n"
+           "  2. a board with PSRAM running ESP32_GENERIC-SPIRAM, where the .mpy files fit easily\n"
+           "(--force deploys anyway)" % (have // 1024, need // 1024))
+    if not force:
+        raise DeployError(msg)
+    log("deploy: WARNING (--force): " + msg.split("\n")[0])
+
+
+def deploy(port, build="build", board=None, dry_run=False, log=print, as_esp32=False, force=False):
+    """-> dict(platform, copied, unchanged, removed, reset, frozen). as_esp32: treat a virtual board
+    that runs the ESP32 stand-ins (tools/vboard.py --esp32-stand-ins) as a chip: stretch its
+    watchdog, reset it. A board with the app frozen in gets only the data files (the app and lib
+    .mpy files, which would shadow the frozen ones, are removed from it)."""
     files = local_files(build, board)
-    want = {rel: sha256(p) for rel, p in files.items()}
-    probe = _PROBE % {"wdt": WDT_STRETCH_MS, "as_esp32": bool(as_esp32), "dirs": [] if dry_run else folders(files), "files": sorted(files),
+    probe = _PROBE % {"wdt": WDT_STRETCH_MS, "as_esp32": bool(as_esp32), "files": sorted(files),
                       "prune": list(PRUNE_DIRS), "mpy": sorted(r for r in files if r.endswith(".mpy"))}
-    platform, have, listed, _ = parse(mpremote(port, "exec", probe))
+    info = {}
+    platform, have, listed, _ = parse(mpremote(port, "exec", probe), info)
     if platform is None:
         raise DeployError("the board did not answer the probe (is it running MicroPython?)")
+    check_fits(info, force, log)
+    frozen = bool(info.get("frozen"))
+    if frozen:  # the app is in the firmware: a copy on the filesystem would win ('' leads sys.path)
+        log("board: the app is frozen into its firmware: copying data files only")
+        code = [r for r in files if r.endswith(".mpy")]
+        listed = listed + [r for r in code if have.get(r, "-") != "-"]
+        files = {r: p for r, p in files.items() if not r.endswith(".mpy")}
+    want = {rel: sha256(p) for rel, p in files.items()}
     changed = [r for r in sorted(files) if have.get(r) != want[r]]
     stale = sorted(set(p for p in listed if p not in files and p not in KEEP))
     log("board: %s, %d files in the build, %d changed, %d stale to remove"
@@ -180,13 +275,17 @@ def deploy(port, build="build", board=None, dry_run=False, log=print, as_esp32=F
     for r in stale:
         log("  remove %s" % r)
     result = {"platform": platform, "copied": changed, "unchanged": len(files) - len(changed),
-              "removed": [], "reset": False}
+              "removed": [], "reset": False, "frozen": frozen, "heap": info.get("heap")}
     if dry_run:
         return result
     virtual = platform == "linux" and not as_esp32  # the unix port (tools/vboard.py): no machine.reset()
     args = []
     if stale:
-        args += ["exec", _REMOVE % stale, "+"]
+        # a frozen board: the emptied code folders go too (an empty app/ would shadow the frozen one)
+        empty = sorted(code_dirs(stale), key=lambda d: -d.count("/")) if frozen else []
+        args += ["exec", _REMOVE % (stale, empty), "+"]
+    if changed:  # (only now: nothing is written on a board that the checks above refused)
+        args += ["exec", _MKDIRS % folders(changed), "+"]
     for r in changed:
         args += ["fs", "cp", "-f", str(files[r]), ":" + r, "+"]
     if changed:
@@ -217,11 +316,13 @@ def main(argv=None):
     ap.add_argument("--board", help="board profile name: copy only boards/NAME.json")
     ap.add_argument("--build", default=str(ROOT / "build"), help="folder made by tools/build.py")
     ap.add_argument("--dry-run", action="store_true", help="only say what would be copied")
+    ap.add_argument("--force", action="store_true",
+                    help="deploy .mpy files even onto a board whose heap is too small for them")
     ap.add_argument("--as-esp32", action="store_true",
                     help="a virtual board with the ESP32 stand-ins: stretch the watchdog and reset at the end")
     args = ap.parse_args(argv)
     try:
-        deploy(args.port, args.build, args.board, args.dry_run, as_esp32=args.as_esp32)
+        deploy(args.port, args.build, args.board, args.dry_run, as_esp32=args.as_esp32, force=args.force)
     except DeployError as e:
         print("deploy: %s" % e, file=sys.stderr)
         return 1

@@ -72,14 +72,16 @@ class Image:
         return d
 
 
-def run_setup(image, heap, show=False):
-    """One set-up at `heap` bytes. -> (worked, [what each step answered], the device's output)."""
+def run_setup(image, heap, show=False, micropython=None):
+    """One set-up at `heap` bytes under `micropython` (default: the 64-bit PyPI build; a frozen
+    build's own app wins, .frozen leads the path). -> (worked, [what each step answered], output)."""
     state = image.device_dir()
     http_port, dns_port = free_port(), free_port(socket.SOCK_DGRAM)
     # the only setting a new board has here: where its web server and DNS listen (ports 80 and
     # 53 would need root on the host)
     (state / "config.json").write_text(json.dumps({"portal": {"http_port": http_port, "dns_port": dns_port}}))
-    cmd = [MICROPYTHON, "-X", "heapsize=%d" % heap, str(ROOT / "tools" / "espsim_boot.py"), str(image.fw)]
+    cmd = [micropython or MICROPYTHON, "-X", "heapsize=%d" % heap, str(ROOT / "tools" / "espsim_boot.py"),
+           str(image.fw)]
     out = open(state / "out.txt", "w")
     # stdin: a serial line that stays open and nobody types on (as on a board)
     proc = subprocess.Popen(cmd, cwd=str(state), env=image.env(state), stdout=out, stderr=subprocess.STDOUT,
@@ -156,13 +158,13 @@ def _play(fetch, proc, state):
             and saved["source"]["type"] == "atm90e32")
 
 
-def smallest_heap(image, lo=48 * KB, hi=512 * KB, log=None):
+def smallest_heap(image, lo=16 * KB, hi=512 * KB, log=None, micropython=None):
     """-> the smallest heap (bytes, to 1 KB) in which the whole set-up works, or None."""
-    if not run_setup(image, hi)[0]:
+    if not run_setup(image, hi, micropython=micropython)[0]:
         return None
     while hi - lo > KB:
         mid = (lo + hi) // 2 // KB * KB
-        ok = run_setup(image, mid)[0]
+        ok = run_setup(image, mid, micropython=micropython)[0]
         if log:
             log("portal heap %d KB: %s" % (mid // KB, "works" if ok else "fails"))
         lo, hi = (lo, mid) if ok else (mid, hi)
@@ -180,7 +182,7 @@ print("STANDINS", gc.mem_alloc() - _base, _base)
 """
 
 
-def breakdown(image):
+def breakdown(image, micropython=None):
     """-> {"stand_ins": bytes the stand-ins set-up mode loads take (`time` without the asyncio it
     imports, `machine`, `network`), "base": bytes in use before them (interpreter, asyncio, the
     launcher script)}."""
@@ -188,14 +190,15 @@ def breakdown(image):
     script = state / "probe.py"
     script.write_text(_PROBE)
     # time is already loaded by espsim_run.py (it must come first): measured from a bare start below
-    res = subprocess.run([MICROPYTHON, str(image.stubs / "espsim_run.py"), str(script), ",".join(STAND_INS)],
+    mp = micropython or MICROPYTHON
+    res = subprocess.run([mp, str(image.stubs / "espsim_run.py"), str(script), ",".join(STAND_INS)],
                          cwd=str(state), env=image.env(state), capture_output=True, text=True, timeout=60)
     parts = res.stdout.split()
     others, base = int(parts[1]), int(parts[2])
 
     def alloc_after(imports):
         code = "import gc\n%sgc.collect()\nprint(gc.mem_alloc())" % "".join("import %s\n" % m for m in imports)
-        return int(subprocess.run([MICROPYTHON, "-c", code], env=image.env(state), capture_output=True,
+        return int(subprocess.run([mp, "-c", code], env=image.env(state), capture_output=True,
                                   text=True, timeout=60).stdout)
     time_own = alloc_after(["time"]) - alloc_after(["asyncio"])  # the stand-in imports asyncio
     shutil.rmtree(state, ignore_errors=True)

@@ -43,6 +43,8 @@ def parse_args(argv=None):
                     help="the interpreter: a binary, or 64 (default: the PyPI unix port), 32 (32-bit, "
                          "ESP32 heap shape; tools/unix32.py builds it), 32-frozen (the same with the "
                          "firmware frozen in, as the ESP32 image)")
+    ap.add_argument("--mpy", action="store_true",
+                    help="run the firmware as `make build` compiles it for a board (.mpy), not from source")
     ap.add_argument("--esp32", action="store_true",
                     help="as a plain ESP32 runs the frozen image: --micropython 32-frozen --heap 114688")
     ap.add_argument("--source", default=None,
@@ -225,11 +227,19 @@ class Device:
         self.lines = []  # capture: (time, text) of every line printed, all starts
         self.boots = []  # (time, reset cause) of every start
         self.micropython = unix32.interpreter(a.micropython)
+        self.image = None
+        if a.mpy:  # compiled once per device, beside its filesystem
+            import build
+            self.image = pathlib.Path(str(fs).rstrip("/") + ".image")
+            build.build(self.image, quiet=True)
 
     def env(self, cause):
         env = dict(os.environ)
-        env["MICROPYPATH"] = ":".join([".frozen", str(ROOT / "host_tests" / "stubs"),
-                                       str(ROOT / "firmware"), str(ROOT / "lib"), microdot_path()])
+        if self.image:  # --mpy: the board's layout (app/, lib/ with Microdot, all .mpy)
+            code = [str(self.image), str(self.image / "lib")]
+        else:
+            code = [str(ROOT / "firmware"), str(ROOT / "lib"), microdot_path()]
+        env["MICROPYPATH"] = ":".join([".frozen", str(ROOT / "host_tests" / "stubs")] + code)
         env["ESPSIM_STATE"] = str(self.fs)
         env["ESPSIM_RESET_CAUSE"] = cause
         if self.a.ticks_start is not None:
@@ -246,7 +256,7 @@ class Device:
             cmd += ["-X", "heapsize=%d" % self.a.heap]
         if self.a.console:
             cmd.append("-i")  # the console's `repl` command leaves to a REPL, as on the chip
-        cmd += [str(ROOT / "tools" / "espsim_boot.py"), str(ROOT / "firmware")]
+        cmd += [str(ROOT / "tools" / "espsim_boot.py"), str(self.image or ROOT / "firmware")]
         if self.capture:  # (no preexec_fn: the tools start devices from several threads)
             self.proc = subprocess.Popen(cmd, cwd=self.fs, env=self.env(cause), stdout=subprocess.PIPE,
                                          stderr=subprocess.STDOUT,

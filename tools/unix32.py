@@ -7,11 +7,12 @@ The 64-bit unix port has 8-byte words and 63-bit small ints; an ESP32 has 4-byte
 small ints. Heap figures taken on 64-bit cannot be scaled to the chip (measured: 32-bit needs
 0.64-0.71x, not 0.5x), and an allocation-free path on 64-bit can allocate on 32-bit.
 
-Two flavours, each cached (a rebuild only when its inputs change):
-  plain   the interpreter alone: the firmware runs from .mpy files, as `make deploy` puts them
-  frozen  firmware/manifest.py frozen in (the app, lib/, Microdot: as the ESP32 image built with
-          that manifest), plus the ESP32 stand-ins (machine, network, esp32, time...): on a chip
-          those are C modules in flash and take no heap either
+Two flavours, each cached (a rebuild only when its inputs change). Both have the ESP32 stand-ins
+(machine, network, esp32, time... from host_tests/stubs) frozen in: on a chip those are C modules
+in flash and take no heap, so they must not take heap here either.
+  plain   the firmware runs from .mpy files, as `make deploy` puts them on stock MicroPython
+  frozen  firmware/manifest.py frozen in as well (the app, lib/, Microdot: the ESP32 image built
+          with that manifest)
 
     tools/unix32.py [--flavour plain|frozen|both] [--source TARBALL|URL] [--print]
 
@@ -48,7 +49,7 @@ MAKE_ARGS = ("VARIANT=standard", "MICROPY_PY_BTREE=0", "MICROPY_PY_FFI=0", "CROS
 ESP32_HEAP = 114688  # -X heapsize giving ESP32_GENERIC's 111,936 B GC pool
 FLAVOURS = ("plain", "frozen")
 KEEP = 6  # binaries kept per flavour in the cache
-BUILD_ID = "unix32-v1"  # bump when the build recipe changes: the cache key includes it
+BUILD_ID = "unix32-v2"  # bump when the build recipe changes: the cache key includes it
 
 
 def log(msg):
@@ -133,20 +134,19 @@ def cache_key(tarball, flavour):
     with open(tarball, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    if flavour == "frozen":
-        _hash_files(h, frozen_inputs())
+    _hash_files(h, frozen_inputs() if flavour == "frozen" else stand_in_files())
     return h.hexdigest()[:16]
 
 
-def write_manifest(path):
-    """The frozen flavour's manifest: the project's own (unchanged, as the ESP32 image uses it)
-    plus the stand-ins, which are C modules on a chip."""
+def write_manifest(path, flavour):
+    """The build's manifest: the stand-ins (C modules on a chip) and the port's own frozen set;
+    for `frozen` the project's manifest as well, unchanged, as the ESP32 image uses it."""
+    head = ('include(%r)\n' % str(ROOT / "firmware" / "manifest.py") if flavour == "frozen"
+            else 'include("$(PORT_DIR)/variants/standard/manifest.py")\n')
     path.write_text(
-        "# written by tools/unix32.py\n"
-        "include(%r)\n"
+        "# written by tools/unix32.py\n" + head +
         "for _name in %r:\n"
-        "    module(_name, base_path=%r)\n"
-        % (str(ROOT / "firmware" / "manifest.py"), sorted(p.name for p in stand_in_files()), str(STUBS)))
+        "    module(_name, base_path=%r)\n" % (sorted(p.name for p in stand_in_files()), str(STUBS)))
 
 
 def build(tarball, flavour, out):
@@ -179,11 +179,9 @@ def build(tarball, flavour, out):
                     raise SystemExit("unix32: build failed (log %s):\n%s" % (logf, "\n".join(tail)))
             log("building mpy-cross")
             make("-C", "mpy-cross")
-            args = list(MAKE_ARGS)
-            if flavour == "frozen":
-                manifest = work / "manifest.py"
-                write_manifest(manifest)
-                args.append("FROZEN_MANIFEST=" + str(manifest))
+            manifest = work / "manifest.py"
+            write_manifest(manifest, flavour)
+            args = list(MAKE_ARGS) + ["FROZEN_MANIFEST=" + str(manifest)]
             log("building the %s 32-bit unix port (a few minutes)" % flavour)
             make("-C", "ports/unix", *args)
         binary = mp / "ports" / "unix" / "build-standard" / "micropython"

@@ -5,6 +5,7 @@ mpremote talks to it as it talks to an ESP32 on /dev/ttyUSB0 (raw REPL, file tra
 a folder plays the board's filesystem. Used to test `make deploy` without hardware:
 
     tools/vboard.py [--dir state/vboard] [--link state/vboard.tty] [--esp32-stand-ins]
+                    [--micropython 32|32-frozen|PATH --heap 114688]
     make deploy PORT=state/vboard.tty
 
 --esp32-stand-ins puts host_tests/stubs on the path (machine, network, time, ... as on the ESP32,
@@ -37,8 +38,9 @@ HEAP = 256 * 1024  # the 64-bit unix port needs about twice the ESP32's ~100 KB 
 
 
 class VBoard:
-    def __init__(self, folder, link=None, heap=HEAP, stand_ins=False):
+    def __init__(self, folder, link=None, heap=HEAP, stand_ins=False, micropython=None):
         self.stand_ins = stand_ins
+        self.micropython = micropython or MICROPYTHON
         self.folder = pathlib.Path(folder).resolve()
         self.folder.mkdir(parents=True, exist_ok=True)
         self.heap = heap
@@ -72,7 +74,7 @@ class VBoard:
             env["ESPSIM_STATE"] = str(self.folder)
             why = self.folder / ".reset_reason"  # written by the stand-ins' machine.reset()/WDT
             env["ESPSIM_RESET_CAUSE"] = why.read_text().strip() if self.boots and why.exists() else "power"
-        self.proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize=%d" % self.heap, "-i"],
+        self.proc = subprocess.Popen([self.micropython, "-X", "heapsize=%d" % self.heap, "-i"],
                                      stdin=slave, stdout=slave, stderr=slave, cwd=str(self.folder),
                                      env=env, start_new_session=True)
         os.close(slave)
@@ -136,8 +138,13 @@ def main(argv=None):
     ap.add_argument("--heap", type=int, default=HEAP)
     ap.add_argument("--esp32-stand-ins", action="store_true",
                     help="host_tests/stubs on the path: machine.WDT / machine.reset() act as on the chip")
+    ap.add_argument("--micropython", metavar="PATH",
+                    help="the interpreter: a binary, or 64 (default), 32, 32-frozen (tools/unix32.py: "
+                         "the ESP32's heap shape; run with --heap 114688 it is a plain ESP32)")
     args = ap.parse_args(argv)
-    board = VBoard(args.dir, args.link, args.heap, args.esp32_stand_ins)
+    sys.path.insert(0, str(ROOT / "tools"))
+    import unix32
+    board = VBoard(args.dir, args.link, args.heap, args.esp32_stand_ins, unix32.interpreter(args.micropython))
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     print("VBOARD %s %s" % (args.link or board.port, board.folder), flush=True)
