@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test sim bench faults build deploy vboard flash-micropython typecheck clean help
+.PHONY: setup test sim bench faults build deploy vboard flash-micropython typecheck unix32 esp32-image clean help
 
 help:
 	@echo "make sim      run the firmware in the simulator (fake meter, local fake Charge HQ)"
@@ -17,6 +17,8 @@ help:
 	@echo "make build    compile firmware, lib and Microdot to .mpy in build/ (the board's layout)"
 	@echo "make deploy PORT=/dev/ttyUSB0 [BOARD=name]   copy changed files to a board, reset it"
 	@echo "make typecheck  mypy of firmware/ and lib/ against the ESP32's MicroPython stubs"
+	@echo "make unix32   the 32-bit MicroPython with the ESP32's heap shape, plain and app frozen in (cached)"
+	@echo "make esp32-image   the ESP32_GENERIC firmware with the app frozen in (ESP-IDF's container image)"
 	@echo "make vboard   a virtual board (unix port REPL on a pty) to deploy to"
 	@echo "make flash-micropython PORT=/dev/ttyUSB0 [FIRMWARE=x.bin FLASH=yes]   stock MicroPython (esptool)"
 
@@ -48,8 +50,16 @@ typecheck: $(STAMP)
 
 # PORT: the board's serial port, or the virtual board's link (make vboard prints it)
 deploy: build
-	@test -n "$(PORT)" || { echo "usage: make deploy PORT=/dev/ttyUSB0 [BOARD=name]"; exit 2; }
-	$(BIN)/python tools/deploy.py --port $(PORT) $(if $(BOARD),--board $(BOARD))
+	@test -n "$(PORT)" || { echo "usage: make deploy PORT=/dev/ttyUSB0 [BOARD=name] [FORCE=yes]"; exit 2; }
+	$(BIN)/python tools/deploy.py --port $(PORT) $(if $(BOARD),--board $(BOARD)) $(if $(filter yes,$(FORCE)),--force)
+
+# the memory yardstick: 32-bit unix port, ESP32 heap shape (UNIX32_ARGS: --source TARBALL|URL)
+unix32: $(STAMP)
+	$(BIN)/python tools/unix32.py $(UNIX32_ARGS)
+
+# the firmware image for a plain ESP32 (docker, or IDF_PATH set): build/esp32/firmware-*.bin
+esp32-image: $(STAMP)
+	tools/esp32_image.sh
 
 vboard: $(STAMP)
 	$(BIN)/python tools/vboard.py $(VBOARD_ARGS)

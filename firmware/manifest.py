@@ -22,8 +22,12 @@ package("app")
 # lib/: drivers and protocols, frozen as top-level modules as they are in /lib on the board
 freeze("../lib")
 
-# Microdot from the pinned PyPI package (make setup installs it into .venv); the modules that run
-# on MicroPython (the same list as tools/build.py MICRODOT_MODULES)
+# Microdot from the pinned PyPI package (make setup installs it into .venv, whatever the Python
+# version); the modules that run on MicroPython (the same list as tools/build.py MICRODOT_MODULES)
+import glob as _glob  # (a manifest is Python run by makemanifest.py on the build machine)
+_md = sorted(_glob.glob("../.venv/lib/python3*/site-packages/microdot"))
+if not _md:
+    raise SystemExit("firmware/manifest.py: Microdot not found in .venv: run `make setup` first")
 package("microdot", files=("__init__.py", "microdot.py", "helpers.py", "auth.py", "cors.py", "csrf.py",
                            "login.py", "multipart.py", "sse.py", "websocket.py"),
-        base_path="../.venv/lib/python3.11/site-packages")
+        base_path=_md[-1][:-len("/microdot")])

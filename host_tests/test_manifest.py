@@ -2,6 +2,7 @@
 modules `make build` compiles for the filesystem, and every path in it exists. The manifest is run
 with recording stand-ins for MicroPython's manifest functions (include/package/freeze/module);
 the image itself is not built here (that needs ESP-IDF)."""
+import os
 import pathlib
 import sys
 
@@ -48,8 +49,13 @@ def frozen_modules():
         assert p.is_file(), "manifest: module %s not found" % p
         mods.add(_name(name))
 
-    exec(compile(MANIFEST.read_text(), str(MANIFEST), "exec"),
-         {"include": include, "package": package, "freeze": freeze, "module": module})
+    prev = os.getcwd()
+    os.chdir(base_dir)  # as makemanifest.py runs a manifest: from its own folder
+    try:
+        exec(compile(MANIFEST.read_text(), str(MANIFEST), "exec"),
+             {"include": include, "package": package, "freeze": freeze, "module": module})
+    finally:
+        os.chdir(prev)
     return mods, includes
 
 

@@ -103,4 +103,26 @@ eq(p3.due_in_ms(), 30000, "unknown age -> full 30 s")
 p4 = Pusher(cfg, ListLog())
 p4.restore(time.time() - 3600)
 check(p4.due_in_ms() <= 0, "old push: no wait")
+
+# https: one TLS context for the device's life (a new one per push read the CA file into a fresh
+# heap block every time); a changed CA file gets a new one
+made = []
+https_post.tls_context = lambda der: made.append(der) or object()
+with open("ca-a.der", "wb") as f:
+    f.write(b"A" * 700)
+with open("ca-b.der", "wb") as f:
+    f.write(b"B" * 700)
+tcfg = config.validate({"wifi": {"ssid": "x"}, "chargehq": {"api_key": "k", "push_interval_s": 60,
+                        "endpoint": "https://127.0.0.1:1/x", "ca_file": "ca-a.der"}, "source": {"type": "simulated"}})
+p5 = Pusher(tcfg, ListLog())
+for _ in range(3):
+    answers.append(200)
+    check(asyncio.run(p5.send("{}")), "https push delivered")
+    now[0] += 60000
+eq(len(made), 1, "one TLS context for three pushes")
+tcfg.section("chargehq")["ca_file"] = "ca-b.der"
+answers.append(200)
+asyncio.run(p5.send("{}"))
+eq(len(made), 2, "a new CA file: a new context")
+eq(made[-1][:1], b"B", "built from the new CA file")
 done()
