@@ -55,21 +55,30 @@ def bisect(works, lo=16 * KB, hi=320 * KB, log=None, what=""):
 
 
 # --- the whole firmware, normal mode ----------------------------------------------------------
-def firmware_runs(env, micropython, heap, compiled=True, seconds=34, name="fw"):
+LEAN = {"portal": {"status_page": False}, "console": {"enabled": False}}
+
+
+def firmware_runs(env, micropython, heap, compiled=True, seconds=34, name="fw", lean=False):
     """The unchanged firmware (sim.Device) at `heap` for `seconds`: True when it pushed twice
     (HTTP 200), answered every page fetched after the first, printed the console's status, and
-    never raised MemoryError. -> (ok, why)"""
+    never raised MemoryError. lean: status page and console off (no pages, no typing).
+    -> (ok, why)"""
     import sim
     port = free_port()
+    cfg = {"device": {"report_s": 0}}
+    cfg.update(LEAN if lean else {})
     dev = sim.new_device(env.tmp / ("%s-%d" % (name, heap)), env.url, open(env.ca, "rb").read(),
                          ["--interval", "30", "--api-key", "bench-esp32-%s-%d-key" % (name, heap),
                           "--source", "atm90e32", "--micropython", micropython, "--heap", str(heap),
                           "--http-port", str(port)] + (["--mpy"] if compiled else []),
-                         {"device": {"report_s": 0}}, serial=True)
-    key = dev.cfg["chargehq"]["api_key"]
+                         cfg, serial=True)
     pages = []
     try:
         dev.start("power")
+        if lean:
+            time.sleep(seconds)
+            alive = dev.alive()
+            return _judge(dev, alive, pages, lean)
         up = False
         for _ in range(100):
             if _get(port, "/api/status") == 200:
@@ -91,6 +100,10 @@ def firmware_runs(env, micropython, heap, compiled=True, seconds=34, name="fw"):
         alive = dev.alive()
     finally:
         dev.stop()
+    return _judge(dev, alive, pages, lean)
+
+
+def _judge(dev, alive, pages, lean):
     out = "\n".join(line for _, line in dev.lines)
     if not alive:
         return False, "device stopped"
@@ -98,7 +111,7 @@ def firmware_runs(env, micropython, heap, compiled=True, seconds=34, name="fw"):
         return False, "MemoryError"
     if any(p != 200 for p in pages):
         return False, "a page failed: %s" % [p for p in pages if p != 200][:3]
-    if "free heap" not in out:
+    if not lean and "free heap" not in out:
         return False, "no console status"
     ok_pushes = out.count("pushed (HTTP 200)")
     if ok_pushes < 2:
@@ -133,11 +146,18 @@ def fig_firmware(env, rows, log):
         # (a frozen build runs its own app: .frozen leads the path; the others run `make build`'s)
         results[label] = bisect(lambda h: firmware_runs(env, mp, h, name=spec)[0], lo=32 * KB,
                                 log=log, what="firmware %s" % spec)
-    _parallel(one)
+
+    def lean():  # the .mpy files with what can be left out left out: does it fit a plain ESP32?
+        results["lean"] = bisect(lambda h: firmware_runs(env, unix32.interpreter("32"), h, name="lean",
+                                                         lean=True)[0], lo=32 * KB, log=log, what="lean .mpy")
+    _parallel(one, extra=lean)
     for label, spec, targets in INTERPRETERS:
         rows.append(_row("whole firmware in normal mode (CT board, verified HTTPS pushes, status page "
                          "and /api/status every 2 s, console `status`; two pushes)", label,
                          targets["firmware"], results.get(label), ""))
+    rows.append(_row("whole firmware, lean configuration (status page and console off; CT board, "
+                     "verified HTTPS pushes; two pushes)", INTERPRETERS[1][0], ESP32_POOL,
+                     results.get("lean"), "the most that can be left out of the .mpy deploy"))
 
 
 def fig_push(env, rows, log, quick):
@@ -190,8 +210,10 @@ def fig_portal(env, rows, log):
                          results.get(label), ""))
 
 
-def _parallel(one):
+def _parallel(one, extra=None):
     threads = [threading.Thread(target=one, args=(label, spec)) for label, spec, _ in INTERPRETERS]
+    if extra:
+        threads.append(threading.Thread(target=extra))
     for t in threads:
         t.start()
     for t in threads:

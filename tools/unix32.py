@@ -48,7 +48,7 @@ MAKE_ARGS = ("VARIANT=standard", "MICROPY_PY_BTREE=0", "MICROPY_PY_FFI=0", "CROS
              "CFLAGS_EXTRA=-DMICROPY_GC_SPLIT_HEAP=1 -DMICROPY_GC_SPLIT_HEAP_N_HEAPS=2")
 ESP32_HEAP = 114688  # -X heapsize giving ESP32_GENERIC's 111,936 B GC pool
 FLAVOURS = ("plain", "frozen")
-KEEP = 6  # binaries kept per flavour in the cache
+KEEP = 12  # binaries kept per flavour in the cache
 BUILD_ID = "unix32-v2"  # bump when the build recipe changes: the cache key includes it
 
 
