@@ -329,9 +329,17 @@ class ATM90E32:
         self.write_reg(POFFSET_A + 2 * ph, self.poffset[ph])
         self.write_reg(POFFSET_A + 1 + 2 * ph, self.qoffset[ph])
 
+    def pga(self, ph):
+        """The current PGA gain of phase ph (1, 2 or 4) as configured."""
+        return 1 << ((self.mmode1 >> (2 * ph)) & 3)
+
     def set_calibration(self, ph, ugain=None, igain=None, uoffset=None, ioffset=None,
-                        poffset=None, qoffset=None):
+                        poffset=None, qoffset=None, pga=None):
         """Write new calibration values for phase ph (0..2): unlock, write, verify, lock."""
+        if pga is not None:
+            if pga not in _PGA_BITS:
+                raise ValueError("PGA gain must be 1, 2 or 4")
+            self.mmode1 = (self.mmode1 & ~(3 << (2 * ph))) | (_PGA_BITS[pga] << (2 * ph))
         for name, v in (("ugain", ugain), ("igain", igain), ("uoffset", uoffset),
                         ("ioffset", ioffset), ("poffset", poffset), ("qoffset", qoffset)):
             if v is not None:
@@ -341,6 +349,8 @@ class ATM90E32:
         self._set_fs()
         self.write_reg(CFG_REG_ACC_EN, _UNLOCK)
         try:
+            if pga is not None:
+                self.write_reg(MMODE1, self.mmode1)
             self._write_cal(ph)
         finally:
             self.write_reg(CFG_REG_ACC_EN, _LOCK)
