@@ -114,6 +114,8 @@ class ATM90E32Model:
         self._flip_addr = -1
         self._flip_mask = 0
         self._flip_n = 0
+        self._flip_after = -1
+        self._prev = -1                        # register of the previous complete frame
         self._seed = GARBAGE_SEED
         self._n = 0
         self._cmd = 0
@@ -193,11 +195,13 @@ class ATM90E32Model:
         self.regs[0x79] = 0x0001
         self._update()
 
-    def flip(self, addr, mask, n=1):
-        """The next n reads of register addr reach the MCU with the bits in mask flipped."""
+    def flip(self, addr, mask, n=1, after=-1):
+        """The next n reads of register addr reach the MCU with the bits in mask flipped (with
+        after: only a read that directly follows a read of register `after`)."""
         self._flip_addr = addr
         self._flip_mask = mask
         self._flip_n = n
+        self._flip_after = after
 
     def set_load(self, ph, watts, volts=None, pf=None, amps=None, update=True):
         """True load on phase ph (0..2): active power W (negative = reverse), voltage, |PF|.
@@ -411,6 +415,7 @@ class ATM90E32Model:
         if self.fault == "garbage":
             return
         addr = self._cmd & 0x3FF
+        self._prev = addr
         if self._cmd & 0x8000:
             self.regs[_LAST] = self._out
             if 0x80 <= addr <= 0x9F:
@@ -470,14 +475,18 @@ class ATM90E32Model:
             elif n == 24:
                 self._data = self._data | b
                 into[i] = self._wire(self._out) & 0xFF if self._cmd & 0x8000 else 0
-                if self._cmd & 0x8000 and self._flip_n and (self._cmd & 0x3FF) == self._flip_addr:
+                if self._cmd & 0x8000 and self._flipping():
                     self._flip_n -= 1
             else:
                 into[i] = 0
 
+    def _flipping(self):
+        return (self._flip_n and (self._cmd & 0x3FF) == self._flip_addr and
+                (self._flip_after < 0 or self._prev == self._flip_after))
+
     def _wire(self, v):
         # a read of the register chosen by flip() reaches the MCU with bits flipped
-        if self._flip_n and (self._cmd & 0x3FF) == self._flip_addr:
+        if self._flipping():
             return v ^ self._flip_mask
         return v
 
