@@ -66,6 +66,25 @@ async def point1(site):
     det = src.detail()
     near(det[0]["v"], 240.0, 2.4, "Urms reads the mains (240 V)")
     eq(site.notes, None, "no note: the voltage fits the mains setting")
+    # the console's status names the mains voltage (and asks for it when it is not set)
+    from app import console_cmds
+
+    class Con:
+        def __init__(self, source_cfg):
+            self.lines = []
+            self.app = type("A", (), {})()
+            self.app.source = src
+            self.cfg = type("C", (), {"section": lambda _self, name: source_cfg})()
+
+        def say(self, text):
+            self.lines.append(text)
+    con = Con(DOCS_SETUP)
+    console_cmds._ct_lines(con, con.app)
+    check(con.lines[0].startswith("mains      240 V (source.mains_v)"), con.lines)
+    check("full scale 59.6 A" in con.lines[1] or "full scale 59.7 A" in con.lines[1], con.lines)
+    con = Con({k: v for k, v in DOCS_SETUP.items() if k != "mains_v"})
+    console_cmds._ct_lines(con, con.app)
+    check("set source.mains_v" in con.lines[0], "not set: asked for: %r" % con.lines[0])
     src.close()
     # a config that still carries the 120 V adapter's gain (the old board default): flagged
     m = split_board_model(50, profile=False, noise=False, clock="manual")
