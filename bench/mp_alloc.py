@@ -21,8 +21,8 @@ if source.get("type") == "atm90e32":
     # the chip model on the SPI bus, with its clock stopped: the model's own arithmetic runs in
     # this interpreter too, and must not be counted as the driver's allocation
     import machine
-    from atm90e32_model import ATM90E32Model
-    model = ATM90E32Model(clock="manual", noise=False, ugain_true=3920, igain_true_1x=2 * 25498)
+    from atm90e32_model import split_board_model
+    model = split_board_model(50, profile=False, noise=False, clock="manual")
     model.set_load(0, -2345.0, pf=0.97)
     model.set_load(2, 4321.0, pf=0.99)
     machine.attach_spi_device(board["chips"][0]["cs"], model)

@@ -80,18 +80,44 @@ def cases():
     c["solis_hybrid"] = ("solis_hybrid", r, {
         "solar_w": 4100, "grid_w": -700, "load_w": 1900, "battery_w": -1500, "soc_pm": 730,
         "hw_import_wh": 12345670, "hw_export_wh": 7654320}, {})
-    # Solis string: meter importing 300 W (reads -300); only an import counter -> no lifetime pair
-    r = Regs().w32(4, 3004, 2500).w32(4, 3008, 777).w32(4, 3262, -300).w32(4, 3282, 4242)
+    # the same with battery power written signed (some Solis firmware / documents: -1500 charging)
+    r = (Regs().w32(4, 33057, 4100).w32(4, 33263, 700).u16(4, 33147, 1900).w32(4, 33149, -1500)
+         .u16(4, 33135, 0).u16(4, 33139, 73).w32(4, 33283, 1234567).w32(4, 33285, 765432))
+    c["solis_hybrid_signed"] = ("solis_hybrid", r, {
+        "solar_w": 4100, "grid_w": -700, "battery_w": -1500, "soc_pm": 730}, {})
+    # Solis string: meter importing 300 W (reads -300); the meter's import 3282 and export 3284
+    r = (Regs().w32(4, 3004, 2500).w32(4, 3008, 777).w32(4, 3262, -300).w32(4, 3282, 4242)
+         .w32(4, 3284, 3131))
     c["solis_string"] = ("solis_string", r, {
-        "solar_w": 2500, "grid_w": 300, "hw_import_wh": None, "hw_export_wh": None,
+        "solar_w": 2500, "grid_w": 300, "hw_import_wh": 42420, "hw_export_wh": 31310,
         "battery_w": None}, {})
     # Sungrow SH: LE-word; meter + = import; battery + = discharge; SOC 0.1 %; capacity 0.01 kWh
     r = (Regs().w32(4, 5016, 5200, "le").w32(4, 5600, -2100, "le").w32(4, 13007, 1800, "le")
          .w32(4, 13036, 70001, "le").w32(4, 13045, 80002, "le").w32(4, 5213, -1300, "le")
-         .u16(4, 13022, 455).u16(4, 5638, 960))
+         .u16(4, 13022, 455).u16(4, 5638, 960)
+         # the registers every SH firmware has too (the newer ones must win over them)
+         .u16(4, 13000, 0x03).w32(4, 13009, 2099, "le").u16(4, 13021, 1299))
     c["sungrow_sh"] = ("sungrow_sh", r, {
         "solar_w": 5200, "grid_w": -2100, "load_w": 1800, "battery_w": -1300, "soc_pm": 455,
         "battery_wh": 4368, "hw_import_wh": 7000100, "hw_export_wh": 8000200}, {})
+    # older Sungrow SH firmware: no 5213, 5600, 5638 (exception 02); grid 13009 (+ = export),
+    # battery 13021 (magnitude) with the running state 13000 (0x04 discharging)
+    r = (Regs().w32(4, 5016, 5200, "le").u16(4, 13000, 0x05).w32(4, 13007, 1800, "le")
+         .w32(4, 13009, 900, "le").u16(4, 13021, 1300).u16(4, 13022, 455)
+         .w32(4, 13036, 70001, "le").w32(4, 13045, 80002, "le"))
+    c["sungrow_sh_old"] = ("sungrow_sh", r, {
+        "solar_w": 5200, "grid_w": -900, "load_w": 1800, "battery_w": 1300, "soc_pm": 455,
+        "battery_wh": None, "hw_import_wh": 7000100, "hw_export_wh": 8000200}, {})
+    r = (Regs().w32(4, 5016, 5200, "le").u16(4, 13000, 0x03).w32(4, 13007, 1800, "le")
+         .w32(4, 13009, -400, "le").u16(4, 13021, 700).u16(4, 13022, 455)
+         .w32(4, 13036, 70001, "le").w32(4, 13045, 80002, "le"))
+    c["sungrow_sh_old_charging"] = ("sungrow_sh", r, {
+        "grid_w": 400, "battery_w": -700, "battery_wh": None}, {})
+    # Sungrow SG RT/RS: the meter at 5600 (doc 5601), importing 750 W
+    r = (Regs().w32(4, 5030, 6100, "le").w32(4, 5098, 1111, "le").w32(4, 5094, 2222, "le")
+         .w32(4, 5600, 750, "le"))
+    c["sungrow_sg_rt"] = ("sungrow_sg", r, {
+        "solar_w": 6100, "grid_w": 750, "hw_import_wh": 111100, "hw_export_wh": 222200}, {})
     # Sungrow SG: meter not connected (0x7FFFFFFF) -> grid left out, never 0
     r = (Regs().w32(4, 5030, 6100, "le").w32(4, 5082, 0x7FFFFFFF, "le")
          .w32(4, 5098, 1111, "le").w32(4, 5094, 2222, "le"))

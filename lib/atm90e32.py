@@ -19,6 +19,9 @@ Constructor settings (all phases are indexed 0, 1, 2 = A, B, C):
   pga       current channel PGA: 1, 2 or 4, or a 3-tuple per phase.
   ugain     voltage gain (one int for all phases, or a 3-tuple); igain: 3-tuple of current gains.
   uoffset, ioffset, poffset, qoffset: 3-tuples of 16-bit offset register values (default 0).
+  mains_v   nominal mains voltage (e.g. 230 or 240): sets the sag (80 %), phase-loss (20 %) and
+            over-voltage (115 %) thresholds; None leaves the chip's power-on thresholds (which
+            suit no board: the status flags are then meaningless).
   on_event  callable(text) for things the app should log (chip reset and re-initialisation).
   sleep_ms  the sleep used during start-up (tests pass a no-op).
 
@@ -29,8 +32,11 @@ Readings after poll() (preallocated arrays: a poll allocates nothing):
   pf_pm[ph]     power factor, per mille, signed
   freq_chz      line frequency, 0.01 Hz  temp_c       chip temperature, C
   emm0, emm1    EMMState0/1 raw; decoded by over_current(ph), over_voltage(ph), sag(ph),
-                phase_loss(ph), reverse(ph), freq_low(), freq_high(), over_range(ph) (Irms at
-                its 65.535 A ceiling: the reading is clipped), status_text(ph) (allocates)
+                phase_loss(ph), reverse(ph), freq_low(), freq_high(), over_range(ph) (the
+                current ADC at full scale or Irms at its 65.535 A ceiling: the reading is
+                clipped, low), near_full_scale(ph) (above 90 % of full scale), status_text(ph)
+  fs_ma[ph]     the Irms reading at which the current ADC saturates (720 mV RMS / PGA at the
+                input, datasheet): FS_UA_PER_IGAIN * Igain / 1000 mA, the same for any PGA
   Energy: the chip's read-to-clear registers (1 count = 0.003125 Wh) are drained on every poll
   (and by read_energy()) into integer counters per phase: imp_counts[ph] (forward) and
   exp_counts[ph] (reverse). The caller takes them with take_import(ph) / take_export(ph), which
@@ -39,8 +45,12 @@ Readings after poll() (preallocated arrays: a poll allocates nothing):
   Poll at least every few seconds: a 16-bit register holds 204.8 Wh (a minute at 12 kW).
 
 Errors raise ATM90E32Error with a sentence saying what is wrong (no chip / MISO floating high,
-MISO stuck low, garbage on the bus, a write the chip did not take). Every write and every energy
-read is checked through LastSPIData; MeterEn and CRCErrStatus are checked on every poll: a chip
+MISO stuck low, garbage on the bus, a write the chip did not take). Every write is checked
+through LastSPIData. Energy reads, MeterEn and CRCErrStatus are read with a vote: the value and
+its LastSPIData echo must agree, else LastSPIData (which holds what the chip really sent) is read
+until two agree, so a bit flipped on the wire loses no energy (the chip clears an energy
+register as it is read: a raise there would lose it) and forces no re-initialisation; a
+non-zero CRCErrStatus is read again before the chip is set up again. On every poll: a chip
 that has reset (brown-out) or whose configuration failed its CRC is set up again, on_event() is
 told, and poll() returns REINIT (readings settle ~200 ms later; energy the chip counted since
 the previous read is lost with its registers).
@@ -110,6 +120,15 @@ OK = const(0)
 REINIT = const(1)
 
 _PGA_BITS = {1: 0, 2: 1, 4: 2}
+# Full scale of the current ADC as an Irms reading, uA per unit of Igain, for any PGA: the input
+# saturates at 720 mV RMS / PGA (datasheet) and the chip reads Irms = mV * PGA * Igain * k. k is
+# taken from the board maker's calibration (CircuitSetup 6-channel: 2000:1 CT on 22 ohm, 11 mV/A,
+# reads true at PGA 1x with Igain 27961): 720 / 11 A at 27961, 2341 uA per Igain unit.
+FS_UA_PER_IGAIN = const(2341)
+SOFT_RESET_WAIT_MS = const(40)   # Microchip: wait 40 ms after a soft reset
+OV_TH = const(0x06)
+SAG_TH = const(0x08)
+PHASE_LOSS_TH = const(0x09)
 
 
 class ATM90E32Error(Exception):
@@ -137,6 +156,15 @@ def mmode1(pga):
     return v
 
 
+def threshold(volts, ugain):
+    """SagTh/OVth/PhaseLossTh register value for a voltage (datasheet: Vpeak in 0.01 V divided by
+    2 * Ugain / 32768), clamped to 16 bits."""
+    if ugain <= 0:
+        return 0xFFFF
+    v = int(volts * 100 * 1.41421356 * 16384 / ugain)
+    return max(0, min(0xFFFF, v))
+
+
 def _s16(v):
     return v - 0x10000 if v & 0x8000 else v
 
@@ -161,7 +189,8 @@ def _triple(v, what):
 
 class ATM90E32:
     def __init__(self, spi, cs, line_hz=50, phases="ABC", pga=1, ugain=7305, igain=27961,
-                 uoffset=0, ioffset=0, poffset=0, qoffset=0, on_event=None, sleep_ms=None):
+                 uoffset=0, ioffset=0, poffset=0, qoffset=0, on_event=None, sleep_ms=None,
+                 mains_v=None):
         if line_hz not in (50, 60):
             raise ValueError("line_hz must be 50 or 60")
         if phases not in ("ABC", "AC"):
@@ -178,6 +207,7 @@ class ATM90E32:
         self.ioffset = _triple(ioffset, "ioffset")
         self.poffset = _triple(poffset, "poffset")
         self.qoffset = _triple(qoffset, "qoffset")
+        self.mains_v = mains_v
         self.on_event = on_event
         self._sleep_ms = sleep_ms or _sleep_ms
         self._ph = b"\x00\x02" if phases == "AC" else b"\x00\x01\x02"
@@ -185,6 +215,8 @@ class ATM90E32:
         self._rx = bytearray(4)
         self.urms_cv = array("i", (0, 0, 0))
         self.irms_ma = array("i", (0, 0, 0))
+        self.fs_ma = array("i", (0, 0, 0))
+        self._set_fs()
         self.p_mw = array("i", (0, 0, 0))
         self.q_mvar = array("i", (0, 0, 0))
         self.s_mva = array("i", (0, 0, 0))
@@ -219,11 +251,20 @@ class ATM90E32:
         return self._frame(0x8000 | addr, 0xFFFF)
 
     def _read_checked(self, addr):
+        """Read with a vote against LastSPIData: -> the value the chip sent. A single bit flipped
+        in either frame is outvoted; ATM90E32Error when no two of four reads agree."""
         v = self._frame(0x8000 | addr, 0xFFFF)
         echo = self._frame(0x8000 | LAST_SPI_DATA, 0xFFFF)
-        if echo != v:
-            self._bus_error(v, echo, "reading register 0x%02X" % addr)
-        return v
+        if echo == v:
+            return v
+        # LastSPIData still holds what the chip sent (reading it sends the same value again)
+        e2 = self._frame(0x8000 | LAST_SPI_DATA, 0xFFFF)
+        if e2 == echo or e2 == v:
+            return e2
+        e3 = self._frame(0x8000 | LAST_SPI_DATA, 0xFFFF)
+        if e3 == v or e3 == echo or e3 == e2:
+            return e3
+        self._bus_error(v, echo, "reading register 0x%02X" % addr)
 
     def write_reg(self, addr, value):
         """Write a 16-bit value and verify it through LastSPIData (ATM90E32Error if not)."""
@@ -252,7 +293,7 @@ class ATM90E32:
         """Soft reset and full configuration (datasheet start-up). Raises ATM90E32Error."""
         self.started = False
         self._frame(SOFT_RESET, _RESET_KEY)
-        self._sleep_ms(10)
+        self._sleep_ms(SOFT_RESET_WAIT_MS)
         self.write_reg(CFG_REG_ACC_EN, _UNLOCK)  # the first echo tells whether a chip is there
         self.write_reg(METER_EN, 0x0001)
         self.write_reg(PL_CONST_H, 0x0861)  # meter constant 3200 imp/kWh
@@ -269,6 +310,11 @@ class ATM90E32:
         self.write_reg(FREQ_HI_TH, base + 100)
         self.write_reg(ZX_CONFIG, 0xD654)
         self.write_reg(SAG_PEAK_DET_CFG, 0x143F)
+        if self.mains_v:
+            ug = self.ugain[0]
+            self.write_reg(SAG_TH, threshold(self.mains_v * 0.8, ug))
+            self.write_reg(PHASE_LOSS_TH, threshold(self.mains_v * 0.2, ug))
+            self.write_reg(OV_TH, threshold(self.mains_v * 1.15, ug))
         for ph in range(3):
             self._write_cal(ph)
         self.write_reg(CFG_REG_ACC_EN, _LOCK)
@@ -283,17 +329,28 @@ class ATM90E32:
         self.write_reg(POFFSET_A + 2 * ph, self.poffset[ph])
         self.write_reg(POFFSET_A + 1 + 2 * ph, self.qoffset[ph])
 
+    def pga(self, ph):
+        """The current PGA gain of phase ph (1, 2 or 4) as configured."""
+        return 1 << ((self.mmode1 >> (2 * ph)) & 3)
+
     def set_calibration(self, ph, ugain=None, igain=None, uoffset=None, ioffset=None,
-                        poffset=None, qoffset=None):
+                        poffset=None, qoffset=None, pga=None):
         """Write new calibration values for phase ph (0..2): unlock, write, verify, lock."""
+        if pga is not None:
+            if pga not in _PGA_BITS:
+                raise ValueError("PGA gain must be 1, 2 or 4")
+            self.mmode1 = (self.mmode1 & ~(3 << (2 * ph))) | (_PGA_BITS[pga] << (2 * ph))
         for name, v in (("ugain", ugain), ("igain", igain), ("uoffset", uoffset),
                         ("ioffset", ioffset), ("poffset", poffset), ("qoffset", qoffset)):
             if v is not None:
                 if not -32768 <= v <= 65535:
                     raise ValueError("%s: %r is not a 16-bit register value" % (name, v))
                 getattr(self, name)[ph] = v
+        self._set_fs()
         self.write_reg(CFG_REG_ACC_EN, _UNLOCK)
         try:
+            if pga is not None:
+                self.write_reg(MMODE1, self.mmode1)
             self._write_cal(ph)
         finally:
             self.write_reg(CFG_REG_ACC_EN, _LOCK)
@@ -304,9 +361,9 @@ class ATM90E32:
         reads 0) or whose configuration registers failed their CRC (CRCErrStatus not 0)."""
         en = self._read_checked(METER_EN)
         if en == 1:
-            crc = self.read_reg(CRC_ERR_STATUS)
-            if crc == 0:
-                return OK
+            crc = self._read_checked(CRC_ERR_STATUS)
+            if crc == 0 or self._read_checked(CRC_ERR_STATUS) == 0:
+                return OK  # a non-zero read not confirmed by the next one: a glitch on the wire
             why = "configuration CRC error (CRCErrStatus 0x%04X)" % crc
         elif en != 0:
             self._bus_error(1, en, "checking MeterEn")
@@ -386,13 +443,27 @@ class ATM90E32:
     def freq_low(self):
         return bool(self.emm1 & 0x0800)
 
+    def _set_fs(self):
+        for ph in range(3):
+            self.fs_ma[ph] = self.igain[ph] * FS_UA_PER_IGAIN // 1000
+
     def over_range(self, ph):
-        """Irms at the register's ceiling (65.535 A): current and power are clipped."""
-        return self.irms_ma[ph] >= 0xFFFF
+        """The current ADC at full scale (a sine beyond it is clipped: current and power read
+        low) or Irms at the register's ceiling (65.535 A)."""
+        i = self.irms_ma[ph]
+        return i >= 0xFFFF or (self.fs_ma[ph] > 0 and i >= self.fs_ma[ph])
+
+    def near_full_scale(self, ph):
+        """Above 90 % of the current ADC's full scale (or of the register's ceiling)."""
+        i = self.irms_ma[ph]
+        fs = self.fs_ma[ph] if 0 < self.fs_ma[ph] < 0xFFFF else 0xFFFF
+        return i * 10 >= fs * 9
 
     def status_text(self, ph):
         out = []
         for cond, text in ((self.over_range(ph), "current over range"),
+                           (self.near_full_scale(ph) and not self.over_range(ph),
+                            "current near full scale"),
                            (self.over_current(ph), "over current"),
                            (self.over_voltage(ph), "over voltage"), (self.sag(ph), "voltage sag"),
                            (self.phase_loss(ph), "phase loss"), (self.reverse(ph), "reverse")):

@@ -127,7 +127,10 @@ def _solve(prof, site):
         elif r.op == "dir":
             mag, d = ids
             known[mag] = abs(want)
-            known[d] = r.pos if want >= 0 else (0 if r.pos else 1)
+            if r.mask:  # a status bit: set when positive
+                known[d] = r.mask if want >= 0 else 0
+            else:
+                known[d] = r.pos if want >= 0 else (0 if r.pos else 1)
         done.add(f)
     return known
 

@@ -26,6 +26,7 @@ from micropython import const
 _PH = "ABC"
 _GAP_MS = const(400)   # the chip's mean values refresh a few times a second
 _READS = const(5)
+_RATED_A = const(100)  # headroom aimed for when the CT's rating is not known
 
 
 class CalibrationError(Exception):
@@ -95,19 +96,61 @@ async def voltage_gain(meter, ph, ref_volts, reads=_READS, gap_ms=_GAP_MS):
                             lambda: meter.urms_cv[ph], reads, gap_ms))
 
 
-async def current_gain(meter, ph, ref_amps, multiplier=1, reads=_READS, gap_ms=_GAP_MS):
-    """Current gain of phase ph from a reference RMS current (A) on the CT's wire."""
-    import atm90e32
+async def current_gain(meter, ph, ref_amps, multiplier=1, reads=_READS, gap_ms=_GAP_MS,
+                       rated_a=None):
+    """Current gain of phase ph from a reference RMS current (A) on the CT's wire, and the PGA
+    that suits the board (one step: see _current). rated_a: the CT's rated current (its
+    preset), the headroom to aim for."""
     ph = _phase(ph)
     _check_ref(ref_amps, 0.1, 6553.5 * multiplier, "reference current (A)")
     if isinstance(multiplier, bool) or not isinstance(multiplier, int) or not 1 <= multiplier <= 100:
         raise CalibrationError("multiplier must be a whole number 1..100")
-    r = await _run(_gain(meter, ph, "igain", atm90e32.UGAIN_A + 1 + 4 * ph,
-                         ref_amps * 1000 / multiplier, lambda: meter.irms_ma[ph], reads, gap_ms,
-                         multiplier))
-    if meter.over_range(ph):
-        raise CalibrationError("current over the chip's range: use a multiplier")
-    return r
+    return await _run(_current(meter, ph, ref_amps * 1000 / multiplier, multiplier, reads,
+                               gap_ms, rated_a or _RATED_A))
+
+
+async def _current(meter, ph, ref_ma, mult, reads, gap_ms, rated_a):
+    # The one step that settles the PGA question: CircuitSetup has published the same split-board
+    # gains with PGA 2x and with PGA 1x, and only one pairing reads right on a given board. The
+    # gain that reads true at PGA 1x follows from this one measurement whatever PGA was set;
+    # then the PGA is chosen: the highest whose full scale still covers the CT's rating (best
+    # resolution), else the lowest whose gain fits 16 bits (most headroom).
+    import atm90e32
+    old = meter.igain[ph]
+    old_pga = meter.pga(ph)
+    measured = await _average(meter, lambda: meter.irms_ma[ph], reads, gap_ms)
+    if measured <= 0:
+        raise CalibrationError("nothing measured on phase %s: is the CT on the wire?" % _PH[ph])
+    if meter.over_range(ph) or meter.near_full_scale(ph):  # checked before anything is written
+        raise CalibrationError("phase %s is at the ADC's full scale (%.1f A read): the reading is "
+                               "clipped; calibrate with a smaller load" % (
+                                   _PH[ph], measured * mult / 1000))
+    ratio = ref_ma / measured
+    gain_1x = ratio * old * old_pga
+    pga = None
+    for p in (4, 2, 1):
+        g = gain_1x / p
+        if g <= 0xFFFF and g * atm90e32.FS_UA_PER_IGAIN * mult >= rated_a * 1000000:
+            pga = p
+            break
+    if pga is None:
+        pga = 1 if gain_1x <= 0xFFFF else 2 if gain_1x / 2 <= 0xFFFF else 4
+    new = int(gain_1x / pga + 0.5)
+    clamped = not 0 < new <= 0xFFFF
+    new = max(1, min(0xFFFF, new))
+    meter.set_calibration(ph, igain=new, pga=pga)
+    back = meter.read_reg(atm90e32.UGAIN_A + 1 + 4 * ph)
+    if back != new:
+        raise CalibrationError("the chip kept %d after writing %d to igain" % (back, new))
+    note = None
+    if 1.7 < ratio < 2.3 or 0.43 < ratio < 0.59:
+        note = "the board read %.2fx the true current at PGA %dx: its burden is %s the profile " \
+               "assumes (the other PGA pairing); PGA %dx now" % (1 / ratio, old_pga,
+                                                               "half" if ratio > 1 else "twice", pga)
+    return {"key": "igain", "value": new * mult, "chip_value": new, "old": old * mult,
+            "chip_old": old, "measured": measured, "reference": ref_ma, "clamped": clamped,
+            "phase": _PH[ph], "pga": pga, "old_pga": old_pga, "pga_note": note,
+            "full_scale_a": new * atm90e32.FS_UA_PER_IGAIN * mult // 1000 / 1000}
 
 
 async def _rms_offset(meter, ph, key, hi, lo, reg, reads, gap_ms):
@@ -190,6 +233,8 @@ def store(data, chip, ph, result, save=None):
         chans.append(entry)
     if "key" in result:
         entry[result["key"]] = result["value"]
+    if "pga" in result:
+        entry["pga"] = result["pga"]
     for key in ("poffset", "qoffset"):
         if key in result:
             entry[key] = result[key]

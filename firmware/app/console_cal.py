@@ -4,7 +4,7 @@
 _CAL_USAGE = (
     "calibrate                              the channels and their calibration",
     "calibrate voltage [CHIP]PHASE VOLTS    voltage gain from a voltmeter reading",
-    "calibrate current [CHIP]PHASE AMPS     current gain from a clamp meter on the CT's wire",
+    "calibrate current [CHIP]PHASE AMPS     current gain and PGA from a clamp meter on the CT's wire",
     "calibrate ioffset [CHIP]PHASE          current offset: CT on no wire (or circuit off)",
     "calibrate uoffset [CHIP]PHASE          voltage offset: voltage input at zero",
     "calibrate power [CHIP]PHASE            power offsets: voltage present, no current",
@@ -70,10 +70,15 @@ async def _calibrate(con, calibrate, fn, what, meter, chip, phase, ref):
     try:
         if what == "current":
             mult = 1
-            for c in con.cfg.section("source").get("channels", []):
+            src = con.cfg.section("source")
+            model = src.get("ct_model")
+            for c in src.get("channels", []):
                 if c.get("chip", 0) == chip and c.get("phase") == phase:
                     mult = c.get("multiplier", 1)
-            r = await fn(meter, phase, ref, multiplier=mult)
+                    model = c.get("ct_model") or model
+            board = getattr(con.app, "board", None) or {}
+            rated = ((board.get("ct_presets") or {}).get(model) or {}).get("rated_a")
+            r = await fn(meter, phase, ref, multiplier=mult, rated_a=rated)
         elif ref is not None:
             r = await fn(meter, phase, ref)
         else:
@@ -88,6 +93,10 @@ async def _calibrate(con, calibrate, fn, what, meter, chip, phase, ref):
         got = "%s %d -> %d" % (r["key"], r["old"], r["value"])
         if r.get("clamped"):
             got += " (clamped to 16 bits: check the CT model and the multiplier)"
+        if "pga" in r:
+            got += ", PGA %dx, full scale %.1f A" % (r["pga"], r["full_scale_a"])
+            if r.get("pga_note"):
+                con.say(r["pga_note"])
     else:
         got = "%s %d" % (r["key"], r["value"])
     con.log.info("console: calibrated chip %d phase %s: %s" % (chip, phase, got))

@@ -32,6 +32,21 @@ def c_help(con, args):
         con.say("  %-22s %s" % (usage, what))
 
 
+def _ct_lines(con, app):
+    # CT clamps: the mains voltage the gains assume (asked for when not set) and each channel
+    src = app.source
+    if getattr(src, "mains_v", None) is None:
+        return
+    if con.cfg.section("source").get("mains_v"):
+        con.say("mains      %d V (source.mains_v)" % src.mains_v)
+    else:
+        con.say("mains      %d V assumed: set your AC adapter's rating with `set source.mains_v "
+                "240` (or 230, 120), then reboot" % src.mains_v)
+    for c in src.detail():
+        con.say("  %-9s %-7s %6.1f V %6.2f A %6d W  full scale %.1f A  %s" % (
+            c["channel"], c["role"], c["v"], c["a"], c["w"], c["full_scale_a"], c["status"]))
+
+
 def c_status(con, args):
     app = con.app
     st = app.status()
@@ -49,6 +64,7 @@ def c_status(con, args):
     if g("reading_age_s") is not None:
         con.say("readings   " + app.reading_text() + ("" if g("meter_ok") else " (last good)"))
     con.say("check      " + (g("validation") or "not yet (checked before each push)"))
+    _ct_lines(con, app)
     if g("last_push") is None and not (g("pushes_ok") or g("pushes_failed")):
         con.say("last push  none yet")
     else:

@@ -91,6 +91,14 @@ class App:
             await asyncio.sleep_ms(wait)
 
     def _accept(self, s):
+        # the one place every output takes its values from: out-of-range values are dropped
+        # here (app.validate.screen), so no output (push, status page, API, MQTT) carries them
+        why = validate.screen(s, self.cfg.get("validation", "max_site_kw"))
+        if s.dropped != self.site.dropped:
+            if why:
+                self.log.warn("left out of every output: " + why)
+            else:
+                self.log.info("all values in range again")
         s.copy_into(self.site)
         e = self.energy
         if s.hw_import_wh is not None or s.hw_export_wh is not None:

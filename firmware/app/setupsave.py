@@ -89,7 +89,7 @@ def apply(current, form):
     else:
         src = {"type": kind}
     for k, v in old.items():  # keep what the form does not show (CT model, calibration...)
-        if k not in ("baud", "line_hz"):  # the form's own: empty baud = the profile's
+        if k not in ("baud", "line_hz", "mains_v"):  # the form's own: empty baud = the profile's
             src.setdefault(k, v)
     data["source"] = src
     # every message at once, not one per try; shallow: the restart that applies the settings

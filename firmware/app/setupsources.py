@@ -30,6 +30,9 @@ def ct_source(form, old, board_name, errors):
     hz = form.get("line_hz") or ""
     if hz in ("50", "60"):  # else the board profile's
         src["line_hz"] = int(hz)
+    volts = form.get("mains_v") or ""
+    if volts in ("120", "230", "240"):  # the AC adapter's rating; else the board's default
+        src["mains_v"] = int(volts)
     chans = board_channels(board_name)
     if chans is None:
         errors.append("CT clamps: choose the board the CTs are plugged into")

@@ -19,6 +19,8 @@ class Site:
         "hw_export_wh",  # the meter's own lifetime export counter, Wh
         "t_ms",          # time.ticks_ms() of the reading
         "t_s",           # time.time() of the reading (seconds since 2000)
+        "notes",         # None, or what is wrong with the reading (text: source, range screen)
+        "dropped",       # bits of app.validate: values dropped as out of range (0: none)
     )
 
     def __init__(self):
@@ -37,6 +39,8 @@ class Site:
         self.hw_export_wh = None
         self.t_ms = 0
         self.t_s = 0
+        self.notes = None
+        self.dropped = 0
 
     def copy_into(self, other):
         for name in Site.__slots__:

@@ -80,7 +80,7 @@ def fields(data):
     if not isinstance(dev, dict):
         dev = {}
     f = {"ssid": w["ssid"], "push_interval_s": c["push_interval_s"], "source": kind, "board": d["board"],
-         "line_hz": src.get("line_hz", ""), "profile": dev.get("profile", ""), "slave": dev.get("slave", ""),
+         "line_hz": src.get("line_hz", ""), "mains_v": src.get("mains_v", ""), "profile": dev.get("profile", ""), "slave": dev.get("slave", ""),
          "baud": src.get("baud", "")}
     if kind == "atm90e32":
         for i, role in enumerate(ct_roles(src, d["board"])):

@@ -9,7 +9,7 @@ def no_sleep(ms):
 
 
 def rig(cs=5, line_hz=50, phases="ABC", pga=1, ugain=7305, igain=27961, model=None,
-        events=None, begin=True, **model_kw):
+        events=None, begin=True, mains_v=230, **model_kw):
     machine.detach_all()
     if model is None:
         model = ATM90E32Model(line_hz=line_hz, ugain_true=ugain,
@@ -20,7 +20,7 @@ def rig(cs=5, line_hz=50, phases="ABC", pga=1, ugain=7305, igain=27961, model=No
     pin = machine.Pin(cs, machine.Pin.OUT, value=1)
     d = atm90e32.ATM90E32(spi, pin, line_hz=line_hz, phases=phases, pga=pga, ugain=ugain,
                           igain=igain, on_event=(events.append if events is not None else None),
-                          sleep_ms=no_sleep)
+                          sleep_ms=no_sleep, mains_v=mains_v)
     if begin:
         d.begin()
     return model, d, spi, pin

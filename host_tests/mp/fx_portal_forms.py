@@ -48,6 +48,17 @@ data3, errors, _ = apply(data, form(source="atm90e32", board="circuitsetup_6ch",
 eq(data3["wifi"]["password"], "", "another network with an empty password field: open network")
 data4, errors, _ = apply(data, form(source="atm90e32", board="circuitsetup_6ch", ct1="grid", line_hz=""))
 check(errors == [] and "line_hz" not in data4["source"], (errors, data4["source"]))  # the board's
+# the mains voltage (the AC adapter's rating): asked on the form, saved, shown again, cleared
+data5, errors, _ = apply(data, form(source="atm90e32", board="circuitsetup_split", ct1="grid",
+                                    mains_v="240"))
+eq((errors, data5["source"].get("mains_v")), ([], 240), "mains voltage saved")
+eq(fields(data5)["mains_v"], 240, "mains voltage shown again")
+data6, errors, _ = apply(data5, form(source="atm90e32", board="circuitsetup_split", ct1="grid",
+                                     mains_v=""))
+check(errors == [] and "mains_v" not in data6["source"], (errors, data6["source"]))  # the board's
+_, errors, _ = apply(data, form(source="atm90e32", board="circuitsetup_split", ct1="grid",
+                                mains_v="999"))
+eq(errors, [], "an unknown choice falls back to the board's default")
 
 # CT mistakes, each named
 _, errors, _ = apply(empty, form(source="atm90e32", board="circuitsetup_split", ct1="grid", ct3="solar"))

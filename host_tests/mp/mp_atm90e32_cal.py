@@ -43,8 +43,14 @@ async def main():
 
     # clamping to 16 bits
     r4 = await calibrate.current_gain(d, "C", 6000.0, multiplier=100, gap_ms=0)
+    eq((r4["pga"], r4["chip_value"], r4["clamped"]), (4, 39750, False),
+       "a gain beyond 16 bits at PGA 1x is reached at PGA 4x")
+    d.set_calibration(2, igain=13250, pga=1)
+    m.set_load(2, 23.0, volts=230.0)  # 0.1 A, said to be 6000 A: beyond 16 bits at any PGA
+    r4 = await calibrate.current_gain(d, "C", 6000.0, multiplier=100, gap_ms=0)
     check(r4["clamped"] and r4["chip_value"] == 65535, "a gain beyond 16 bits is clamped: %r" % r4)
-    d.set_calibration(2, igain=13250)
+    d.set_calibration(2, igain=13250, pga=1)
+    m.set_load(2, 2300.0, volts=230.0)
 
     # errors
     m.set_load(1, 0.0)
@@ -107,8 +113,8 @@ async def main():
     eq(cfg.errors, [], "stored config validates")
     ch = cfg.data["source"]["channels"]
     eq(ch[0], {"chip": 0, "phase": "A", "role": "grid", "ugain": r["value"], "igain": r2["value"],
-               "ioffset": r5["value"], "poffset": r6["poffset"], "qoffset": r6["qoffset"]},
-       "channel A entry")
+               "ioffset": r5["value"], "poffset": r6["poffset"], "qoffset": r6["qoffset"],
+               "pga": r2["pga"]}, "channel A entry (the PGA the current calibration chose too)")
     eq((ch[1]["phase"], ch[1]["role"], ch[1]["igain"]), ("C", "ignored", r3["value"]), "new entry for C")
     split = boards.load("circuitsetup_6ch", ROOT + "/boards")
     st = ct.chip_settings(cfg.data["source"], split, 0)

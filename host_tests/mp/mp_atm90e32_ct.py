@@ -9,7 +9,7 @@ from app import boards
 from app.site import Site
 from app.sources import SourceError
 from app.sources import ct
-from atm90e32_model import ATM90E32Model
+from atm90e32_model import ATM90E32Model, split_board_model
 from mptest import check, eq, near, raises, done, ListLog
 
 ROOT = __file__.rsplit("/", 3)[0]
@@ -54,11 +54,18 @@ check(cfg.problem is not None and any("phase" in e for e in cfg.errors), "config
 
 # --- board profiles -> chip settings ------------------------------------------------------
 st = ct.chip_settings(good, SPLIT, 0)
-eq((st["cs"], st["phases"], st["pga"], st["ugain"][0]), (5, "AC", (2, 2, 2), 3920), "split board")
+eq((st["cs"], st["phases"], st["pga"], st["ugain"][0]), (5, "AC", (2, 2, 2), 7840),
+   "split board at 50 Hz: the 240 V adapter's voltage gain (Australia, the board's default)")
+eq(ct.chip_settings(dict(good, line_hz=60), SPLIT, 0)["ugain"][0], 3920, "60 Hz: 120 V adapter")
+eq(ct.chip_settings(dict(good, mains_v=230), SPLIT, 0)["ugain"][0], 7513, "230 V adapter")
+eq(ct.chip_settings(dict(good, mains_v=230), SIX, 0)["ugain"][0], 14001, "230 V on the 6-channel board")
+eq(ct.chip_settings(dict(good, mains_v=220), SPLIT, 0)["ugain"][0], 7187, "220 V: scaled from 120 V")
+st2 = ct.chip_settings({"channels": [{"chip": 0, "phase": "A", "role": "grid", "pga": 1}]}, SPLIT, 0)
+eq((st2["pga"][0], st2["igain"][0]), (1, 50996), "a channel at PGA 1x: the gain doubles")
 eq((st["igain"][0], st["igain"][2]), (25498, 25498 // 2), "preset gain; multiplier 2 halves C")
 st = ct.chip_settings({"ct_model": "SCT-024", "channels": [{"chip": 0, "phase": "A", "role": "grid"}]},
                       SPLIT, 0)
-eq((st["pga"][0], st["igain"][0]), (4, 12597), "SCT-024 on the split board: PGA 4x preset")
+eq((st["pga"][0], st["igain"][0]), (1, 50996), "SCT-024 on the split board: PGA 1x (headroom)")
 for b in (SPLIT, SIX, GENERIC):
     for name in ("SCT-006", "SCT-013-000", "SCT-016", "SCT-024"):
         check(name in b["ct_presets"] and 0 < b["ct_presets"][name]["igain"] < 65536,
@@ -66,7 +73,7 @@ for b in (SPLIT, SIX, GENERIC):
 eq([c["cs"] for c in ct.board_chips(SIX, 6)], [5, 4, 0, 16, 27, 17, 2, 21, 13, 22, 14, 25, 15, 26],
    "6-channel board with 6 add-ons: CS pins")
 st = ct.chip_settings({"addons": 1, "channels": [{"chip": 3, "phase": "B", "role": "grid"}]}, SIX, 3)
-eq((st["cs"], st["phases"], st["igain"][1]), (16, "ABC", 27961), "add-on chip")
+eq((st["cs"], st["phases"], st["igain"][1]), (16, "ABC", 27518), "add-on chip")
 e = raises(SourceError, ct.chip_settings, {"channels": [{"chip": 3, "phase": "B", "role": "grid"}]}, SIX, 3)
 check("addons" in str(e), str(e))
 e = raises(SourceError, ct.chip_settings, {"channels": [{"chip": 0, "phase": "B", "role": "grid"}]},
@@ -79,9 +86,11 @@ check("XYZ" in str(e), str(e))
 
 # --- the source on chip models ------------------------------------------------------------
 def split_model():
-    m = ATM90E32Model(line_hz=50, volts=230.0, ugain_true=3920, igain_true_1x=2 * 25498,
-                      noise=False)
-    m.volts[1] = 0.0
+    # an Australian site (230 V mains, 240 V adapter) on a board whose current front end is
+    # exactly what the published gain assumes
+    m = split_board_model(50, volts=230.0, adapter_v=240, profile=False, noise=False,
+                          clock="manual")
+    m.set_front_end(igain_true_1x=2 * 25498)
     return m
 
 
@@ -127,12 +136,16 @@ async def main():
     # invert and multiplier: a solar CT clipped backwards; a 200 A grid CT with the gain halved
     m = split_model()
     src, log = make({"type": "atm90e32", "ct_model": "SCT-013-000",
-                     "channels": [{"chip": 0, "phase": "A", "role": "grid", "multiplier": 2},
+                     "channels": [{"chip": 0, "phase": "A", "role": "grid", "multiplier": 2,
+                                   "pga": 1},
                                   {"chip": 0, "phase": "C", "role": "solar", "invert": True}]},
                     SPLIT, {5: m})
     await src.start()
-    eq(m.regs[0x62], 25498 // 2, "multiplier 2: the chip gets half the gain")
-    m.set_load(0, 23000.0, pf=1.0)  # 100 A: beyond one register's range, fine at half gain
+    eq(m.regs[0x62], 25498, "PGA 1x doubles the gain, multiplier 2 halves it")
+    eq(m.regs[0x34] & 3, 0, "phase A at PGA 1x")
+    # 100 A: beyond one register's range (fine at half gain) and beyond the ADC at PGA 2x
+    # (60 A on this board), within it at PGA 1x (119 A)
+    m.set_load(0, 23000.0, pf=1.0)
     m.set_load(2, -2000.0)          # the CT is the wrong way round
     m.advance(60000)
     site.clear()
@@ -181,8 +194,8 @@ async def main():
     src.close()
 
     # 6-channel board: battery CT on chip 1, phase B; grid on chip 0 A; ignored channel
-    m0 = ATM90E32Model(ugain_true=7305, igain_true_1x=27961, noise=False)
-    m1 = ATM90E32Model(ugain_true=7305, igain_true_1x=27961, noise=False)
+    m0 = ATM90E32Model(ugain_true=7305, igain_true_1x=27518, noise=False, volts=120.0)
+    m1 = ATM90E32Model(ugain_true=7305, igain_true_1x=27518, noise=False, volts=120.0)
     src, log = make({"type": "atm90e32", "line_hz": 60,
                      "channels": [{"chip": 0, "phase": "A", "role": "grid"},
                                   {"chip": 0, "phase": "B", "role": "solar"},
@@ -228,20 +241,22 @@ async def main():
     eq(site.grid_w, 500, "reading right after the chip's reset")
     check(any(l.startswith("chip 0: ATM90E32 reset (MeterEn=0") for l in log.lines) and
           any("set up again" in l for l in log.lines), log.lines)
-    # over-range current: an error naming the channel, energy kept for later
-    m0.set_load(0, 18400.0, amps=80.0)
+    # over-range current on one channel: that role is left out, the rest of the site goes on
+    # (the ADC clips at 64.4 A on this board: 80 A reads low)
+    m0.set_load(0, 9600.0, amps=80.0)
     m0.advance(5000)
-    try:
-        await src.poll(site)
-        e = None
-    except SourceError as x:
-        e = x
-    check(e is not None and "65.5 A" in str(e) and "chip 0 A" in str(e), "over range: %s" % e)
+    site.clear()
+    await src.poll(site)
+    eq((site.grid_w, site.solar_w, site.battery_w), (None, 2000, 1200), "grid left out, others on")
+    check("chip 0 A (grid CT) over range" in (site.notes or ""), site.notes)
+    check(any("chip 0 A (grid CT): current at the ADC's full scale (64.4 A)" in l
+              for l in log.lines), log.lines[-3:])
+    check(site.d_import_uwh > 0, "the chip's energy counts are still taken")
     m0.set_load(0, 500.0)
     m0.advance(5000)
     site.clear()
     await src.poll(site)
-    check(site.d_import_uwh > 500 * 5 * 1000000 // 3600, "the over-range poll's energy is not lost")
+    eq((site.grid_w, site.notes), (500, None), "back in range: grid again, no note")
     # the energy registers are drained at least once a second, whatever the sample interval
     m0.advance(3000)
     check(m0.regs[0x81] > 0, "counts waiting in the chip")

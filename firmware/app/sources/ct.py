@@ -25,11 +25,13 @@ from micropython import const
 import atm90e32
 from app.sources import SourceError
 from app.sources.ct_check import check_config, _is_int, _ROLES, _CAL_KEYS, _MAX_CHIPS  # noqa: F401
+from app.sources.ct_board import board_chips, chip_settings, mains_v, mains_ugain  # noqa: F401
 
 _PHASES = "ABC"
 _SETTLE_MS = const(250)
 _DRAIN_MS = const(1000)
 _NIGHT_DRAW_W = const(100)
+_ROLE_BIT = {"grid": 1, "solar": 2, "battery": 4}
 
 
 class _Chan:
@@ -41,57 +43,6 @@ class _Chan:
     sign: int
     mult: int
     label: str
-
-
-def board_chips(board, addons=0):
-    """The board's chip list: main chips, then two per add-on board."""
-    chips = list(board.get("chips") or [])
-    extra = board.get("addon_chips") or []
-    chips += extra[:2 * addons]
-    return chips
-
-
-def chip_settings(src, board, chip_index):
-    """-> dict of driver settings for one chip (phases, pga, gains, offsets per phase).
-    Raises SourceError when the board or a CT model does not fit."""
-    chips = board_chips(board, src.get("addons", 0))
-    if chip_index >= len(chips):
-        raise SourceError("chip %d: the board %s has %d chip(s) (more need source.addons)" % (
-            chip_index, board.get("name", "?"), len(chips)))
-    chip = chips[chip_index]
-    presets = board.get("ct_presets") or {}
-    default_model = src.get("ct_model") or (board.get("defaults") or {}).get("ct_model")
-    phases = chip.get("phases", "ABC")
-    pga = [chip.get("pga", 1)] * 3
-    ugain = [src.get("ugain") or chip.get("ugain", 7305)] * 3
-    igain = [0, 0, 0]
-    z = [[0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]  # uoffset, ioffset, poffset, qoffset
-    chans = [c for c in src["channels"] if c.get("chip", 0) == chip_index]
-    by_ph = {}
-    for c in chans:
-        by_ph[_PHASES.index(c["phase"])] = c
-    for ph in range(3):
-        c = by_ph.get(ph, {})
-        if c and _PHASES[ph] not in phases:
-            raise SourceError("chip %d has no phase %s on this board (phases %s)" % (
-                chip_index, _PHASES[ph], phases))
-        model = c.get("ct_model") or default_model
-        preset = presets.get(model)
-        if preset is None and (c and "igain" not in c):
-            raise SourceError("CT model %r has no preset on this board (one of %s) and no igain" % (
-                model, ", ".join(sorted(presets))))
-        preset = preset or {}
-        if "pga" in preset:
-            pga[ph] = preset["pga"]
-        mult = c.get("multiplier", 1)
-        igain[ph] = c.get("igain", preset.get("igain", 0)) // mult
-        if "ugain" in c:
-            ugain[ph] = c["ugain"]
-        for i, key in enumerate(("uoffset", "ioffset", "poffset", "qoffset")):
-            z[i][ph] = c.get(key, 0)
-    return {"cs": chip["cs"], "phases": phases, "pga": tuple(pga), "ugain": tuple(ugain),
-            "igain": tuple(igain), "uoffset": tuple(z[0]), "ioffset": tuple(z[1]),
-            "poffset": tuple(z[2]), "qoffset": tuple(z[3])}
 
 
 class CTSource:
@@ -109,6 +60,9 @@ class CTSource:
         self._meter_list = []
         self._freq_warned = False
         self.drain_errors = 0
+        self._clip_state = {}  # chip * 3 + phase -> 1 near full scale / 2 over range, logged
+        self._volt_ph = []     # (chip, phase) whose voltage is checked against the nominal
+        self.mains_v = mains_v(cfg, board)
         for c in cfg.get("channels") or []:
             if c.get("role") == "ignored":
                 continue
@@ -144,12 +98,13 @@ class CTSource:
                     spi, cs, line_hz=hz, phases=st["phases"], pga=st["pga"], ugain=st["ugain"],
                     igain=st["igain"], uoffset=st["uoffset"], ioffset=st["ioffset"],
                     poffset=st["poffset"], qoffset=st["qoffset"],
-                    on_event=self._event_hook(ch.chip))
+                    on_event=self._event_hook(ch.chip), mains_v=self.mains_v)
             except ValueError as e:
                 raise SourceError("chip %d settings: %s" % (ch.chip, e))
         for c in self.chans:
             c.meter = self.meters[c.chip]
         self._meter_list = list(self.meters.items())
+        self._volt_ph = [(c.chip, c.ph) for c in self.chans]
         grid = [(c.chip, c.ph) for c in self.chans if c.role == "grid"]
         self._unused = [(m, ph) for i, m in self.meters.items() for ph in range(3)
                         if (i, ph) not in grid]
@@ -172,6 +127,8 @@ class CTSource:
             self._drain_task = asyncio.create_task(self._drain_loop())
         self.log.info("CT meter: %d chip(s), %s" % (len(self.meters), ", ".join(
             "%s=%s" % (ch.label, ch.role) for ch in self.chans)))
+        self.log.info("CT meter: mains %d V; full scale %s" % (self.mains_v, ", ".join(
+            "%s %d A" % (ch.label, ch.meter.fs_ma[ch.ph] * ch.mult // 1000) for ch in self.chans)))
 
     def close(self):
         if self._drain_task is not None:
@@ -235,14 +192,16 @@ class CTSource:
 
     def _fill(self, site):
         self._last_drain = time.ticks_ms()
-        for ch in self.chans:
-            if ch.meter.over_range(ch.ph):
-                raise SourceError("%s (%s CT): current above 65.5 A, reading clipped: use a "
-                                  "multiplier (docs/ct-clamps.md)" % (ch.label, ch.role))
         grid = solar = batt = 0
         net = 0  # grid energy counts this poll, import positive
+        clipped = 0  # roles with a channel over range: bit 1 grid, 2 solar, 4 battery
         for ch in self.chans:
             m = ch.meter
+            if m.over_range(ch.ph):
+                clipped |= _ROLE_BIT[ch.role]
+                self._clip_note(ch, True)
+            elif m.near_full_scale(ch.ph):
+                self._clip_note(ch, False)
             p = m.p_mw[ch.ph] * ch.sign * ch.mult
             if ch.role == "grid":
                 grid += p
@@ -256,22 +215,61 @@ class CTSource:
         for m, ph in self._unused:  # energy of non-grid channels is not counted
             m.imp_counts[ph] = 0
             m.exp_counts[ph] = 0
-        site.grid_w = _w(grid) if self.has["grid"] else None
-        if self.has["solar"]:
+        # a clipped channel reads low: its role's power is left out (the others go on); the
+        # chip's energy counts are kept (nothing better exists) and the note says so
+        site.grid_w = _w(grid) if self.has["grid"] and not clipped & 1 else None
+        if self.has["solar"] and not clipped & 2:
             solar = _w(solar)
             # an inverter's night draw is consumption; more negative than that is a CT the
             # wrong way round: passed on, so the check before each push names it
             site.solar_w = 0 if -_NIGHT_DRAW_W < solar < 0 else solar
-        if self.has["battery"]:
+        if self.has["battery"] and not clipped & 4:
             site.battery_w = _w(batt)
         if net > 0:
             site.d_import_uwh = net * atm90e32.UWH_PER_COUNT
         elif net < 0:
             site.d_export_uwh = -net * atm90e32.UWH_PER_COUNT
+        site.notes = self._notes(clipped)
         site.t_ms = time.ticks_ms()
         site.t_s = time.time()
 
+    def _clip_note(self, ch, over):
+        # logged once per episode and channel (a new episode after a clean poll)
+        key = ch.chip * 3 + ch.ph
+        state = 2 if over else 1
+        if self._clip_state.get(key, 0) >= state:
+            return
+        self._clip_state[key] = state
+        fs = ch.meter.fs_ma[ch.ph] * ch.mult
+        if over:
+            self.log.warn("%s (%s CT): current at the ADC's full scale (%d.%d A): the reading is "
+                          "clipped and left out (lower the PGA or use a CT with more turns: "
+                          "docs/ct-clamps.md)" % (ch.label, ch.role, fs // 1000, fs % 1000 // 100))
+        else:
+            self.log.warn("%s (%s CT): current above 90 %% of the ADC's full scale (%d.%d A)" % (
+                ch.label, ch.role, fs // 1000, fs % 1000 // 100))
 
+    def _notes(self, clipped):
+        """-> None, or text for the check before each push (allocates only when something is
+        wrong): a clipped channel, a voltage far from the nominal (not calibrated for it)."""
+        out = None
+        for ch in self.chans:
+            m = ch.meter
+            if not m.over_range(ch.ph) and not m.near_full_scale(ch.ph):
+                self._clip_state.pop(ch.chip * 3 + ch.ph, None)
+            if clipped and m.over_range(ch.ph):
+                out = (out + "; " if out else "") + "%s (%s CT) over range: left out" % (
+                    ch.label, ch.role)
+        lo = self.mains_v * 80  # 0.01 V: 80 % .. 120 % of nominal
+        hi = self.mains_v * 120
+        for i, ph in self._volt_ph:
+            u = self.meters[i].urms_cv[ph]
+            if u and not lo <= u <= hi:
+                out = (out + "; " if out else "") + (
+                    "voltage not calibrated: chip %d %s reads %d V, mains %d V (source.mains_v, "
+                    "calibrate voltage)" % (i, _PHASES[ph], u // 100, self.mains_v))
+                break
+        return out
 
     def detail(self):
         """Per channel, for the console and the status page (allocates: not for the poll):
@@ -286,7 +284,8 @@ class CTSource:
             out.append({"channel": ch.label, "role": ch.role, "v": m.urms_cv[ch.ph] / 100,
                         "a": m.irms_ma[ch.ph] * ch.mult / 1000,
                         "w": _w(m.p_mw[ch.ph] * ch.sign * ch.mult), "pf": m.pf_pm[ch.ph] / 1000,
-                        "status": m.status_text(ch.ph)})
+                        "status": m.status_text(ch.ph),
+                        "full_scale_a": m.fs_ma[ch.ph] * ch.mult / 1000})
         return out
 
 

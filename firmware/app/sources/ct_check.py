@@ -22,7 +22,7 @@ def check_config(src, err, deep=True):  # deep: see modbus_check
         err("source.line_hz", "must be 50 or 60")
     if "ct_model" in src and not isinstance(src["ct_model"], str):
         err("source.ct_model", "must be text")
-    for key, lo, hi in (("addons", 0, 6), ("ugain", 0, 65535)):
+    for key, lo, hi in (("addons", 0, 6), ("ugain", 0, 65535), ("mains_v", 100, 250)):
         v = src.get(key)
         if v is not None and (not _is_int(v) or not lo <= v <= hi):
             err("source." + key, "must be a whole number %d..%d" % (lo, hi))
@@ -53,6 +53,8 @@ def check_config(src, err, deep=True):  # deep: see modbus_check
         m = ch.get("multiplier", 1)
         if not _is_int(m) or not 1 <= m <= 100:
             err(k + ".multiplier", "must be a whole number 1..100")
+        if "pga" in ch and ch["pga"] not in (1, 2, 4):
+            err(k + ".pga", "must be 1, 2 or 4")
         if "ct_model" in ch and not isinstance(ch["ct_model"], str):
             err(k + ".ct_model", "must be text")
         for key, lo, hi in _CAL_KEYS:

@@ -222,8 +222,9 @@ def _f32(hi, lo, mul, div, neg):
 class Rule:
     """How a site field comes from values: a value itself or sum/sub/mul/dir of values."""
 
-    def __init__(self, field, op, args, div=1, pos=1):
+    def __init__(self, field, op, args, div=1, pos=1, mask=0):
         self.field = FIELDS.index(field)
+        self.mask = mask  # "dir": positive when direction & mask (a status bit), not == pos
         self.op = op      # None (copy), "sum", "sub", "mul", "dir"
         self.args = args  # value indices
         self.div = div
@@ -252,7 +253,10 @@ class Rule:
         m = vals[a[0]]
         if m < 0:
             m = -m
-        return m if vals[a[1]] == self.pos else -m
+        d = vals[a[1]]
+        if self.mask:
+            return m if d & self.mask else -m
+        return m if d == self.pos else -m
 
 
 class Block:
@@ -316,7 +320,8 @@ class Profile:
                 args.append(ids[k].index)
             if not args or (op in ("sub", "mul", "dir") and len(args) != 2):
                 raise ProfileError("%s: field rule for %s: wrong number of values" % (name, f))
-            self.rules.append(Rule(f, op, tuple(args), r.get("div", 1), r.get("pos", 1)))
+            self.rules.append(Rule(f, op, tuple(args), r.get("div", 1), r.get("pos", 1),
+                                   r.get("mask", 0)))
         for v in self.values:
             if v.mul_by is not None and (v.mul_by not in ids or not ids[v.mul_by].once):
                 raise ProfileError("%s: %s mul_by must name a \"once\" value" % (name, v.id))
