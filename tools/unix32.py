@@ -35,7 +35,6 @@ import tempfile
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SHARED_TARBALL = ROOT.parent / "shared" / "micropython" / "micropython-src.tar.xz"
 CACHE = pathlib.Path(os.environ.get("UNIX32_CACHE") or pathlib.Path.home() / ".cache" / "esp32-meter" / "unix32")
 STUBS = ROOT / "host_tests" / "stubs"
 CROSS = "i686-linux-gnu-"
@@ -60,8 +59,10 @@ def find_source(arg=None):
     src = arg or os.environ.get("MICROPYTHON_SRC")
     if src:
         return src
-    if SHARED_TARBALL.exists():
-        return str(SHARED_TARBALL)
+    for up in (ROOT.parent, ROOT.parent.parent):  # shared/ beside the clone (or a worktree's repo)
+        tarball = up / "shared" / "micropython" / "micropython-src.tar.xz"
+        if tarball.exists():
+            return str(tarball)
     raise SystemExit("unix32: no MicroPython source. Give one: tools/unix32.py --source "
                      "micropython-1.2x.y.tar.xz (a release tarball from micropython.org, path or URL)")
 
