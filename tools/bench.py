@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "host_tests"))
 from mp import MICROPYTHON, MPY_CROSS, compile_stand_ins  # noqa: E402  (the test harness's)
 import bench_esp32  # noqa: E402  (the heap figures on the ESP32's shape)
 KB = 1024
+SIM_ARGV = []  # --micropython: the interpreter of the simulated devices (boot, reboots, period)
 
 
 def log(msg):
@@ -225,7 +226,7 @@ def fig_growth(env, rows, quick):
 def sim_device(env, name, interval=60, key=None, source=None, heap=None):
     """The unchanged firmware (boot.py, main.py) under the stand-ins, as tools/sim.py runs it,
     output captured (sim.Device with capture=True), no reading lines in its log."""
-    argv = ["--interval", str(interval), "--api-key", key or ("bench-" + name + "-key")]
+    argv = ["--interval", str(interval), "--api-key", key or ("bench-" + name + "-key")] + SIM_ARGV
     argv += (["--source", source] if source else []) + (["--heap", str(heap)] if heap else [])
     return _sim_module().new_device(env.tmp / name, env.url, open(env.ca, "rb").read(), argv,
                                     {"device": {"report_s": 0}})
@@ -513,7 +514,12 @@ def main(argv=None):
     ap.add_argument("--update", action="store_true",
                     help="with --only: replace those figures' rows in the report (--out or "
                          "docs/benchmarks.md) from a full run, keeping the rest")
+    ap.add_argument("--micropython", metavar="PATH",
+                    help="interpreter of the whole-firmware figures (boot, reboots, push period): a "
+                         "binary, or 64 (default), 32, 32-frozen; the heap rows always run all three")
     a = ap.parse_args(argv)
+    if a.micropython:
+        SIM_ARGV[:] = ["--micropython", bench_esp32.unix32.interpreter(a.micropython)]
     if a.update and (not a.only or a.quick):
         ap.error("--update needs --only and a full (not --quick) measurement")
     only = set(a.only.split(",")) if a.only else set(FIGURES)
