@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test sim bench faults build deploy vboard flash-micropython typecheck unix32 esp32-image clean help
+.PHONY: setup test sim bench faults build deploy ota vboard flash-micropython typecheck unix32 esp32-image clean help
 
 help:
 	@echo "make sim      run the firmware in the simulator (fake meter, local fake Charge HQ)"
@@ -16,6 +16,7 @@ help:
 	@echo "make setup    create .venv with the pinned tools (done by the others)"
 	@echo "make build    compile firmware, lib and Microdot to .mpy in build/ (the board's layout)"
 	@echo "make deploy PORT=/dev/ttyUSB0 [BOARD=name]   copy changed files to a board, reset it"
+	@echo "make ota HOST=192.168.1.50 [PASSWORD=...]   update a running meter over the LAN (docs/ota.md)"
 	@echo "make typecheck  mypy of firmware/ and lib/ against the ESP32's MicroPython stubs"
 	@echo "make unix32   the 32-bit MicroPython with the ESP32's heap shape, plain and app frozen in (cached)"
 	@echo "make esp32-image   the ESP32_GENERIC firmware with the app frozen in (ESP-IDF's container image)"
@@ -60,6 +61,11 @@ unix32: $(STAMP)
 # the firmware image for a plain ESP32 (docker, or IDF_PATH set): build/esp32/firmware-*.bin
 esp32-image: $(STAMP)
 	tools/esp32_image.sh
+
+# over-the-air update of a running meter with build/ (docs/ota.md); OTA_ARGS: e.g. --version NAME
+ota: build
+	@test -n "$(HOST)" || { echo "usage: make ota HOST=192.168.1.50[:port] [PASSWORD=...]"; exit 2; }
+	$(BIN)/python tools/ota.py --host $(HOST) --wait $(OTA_ARGS)  # PASSWORD reaches it in the environment
 
 vboard: $(STAMP)
 	$(BIN)/python tools/vboard.py $(VBOARD_ARGS)

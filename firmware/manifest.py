@@ -19,6 +19,9 @@ include("$(PORT_DIR)/boards/manifest.py")
 # the app package (firmware/app)
 package("app")
 
+# the over-the-air update's version selection and rollback (boot.py imports it)
+module("otaboot.py")
+
 # lib/: drivers and protocols, frozen as top-level modules as they are in /lib on the board
 freeze("../lib")
 

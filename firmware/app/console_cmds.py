@@ -20,6 +20,7 @@ _HELP = (
     ("calibrate ...", "ATM90E32 (CT clamp) calibration (`calibrate` for more)"),
     ("energy [reset]", "energy totals; `energy reset` sets them to 0 (asks first)"),
     ("portal", "open the set-up access point now"),
+    ("update [URL]", "version running and previous; pull an update from an https:// manifest"),
     ("reboot", "save the totals and restart"),
     ("repl", "stop the app and leave to the MicroPython REPL"),
     ("help", "this list"),

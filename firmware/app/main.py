@@ -34,7 +34,8 @@ async def _main(app, log):
 
 def _services(app, log):
     """More coroutines beside sampling and pushing (console, status page): one line each."""
-    out = []
+    from app.ota_health import watch  # a version on trial confirms itself (over-the-air update)
+    out = [watch(app, log)]
     if app.cfg.get("console", "enabled"):
         from app.console import serve
         out.append(serve(app))

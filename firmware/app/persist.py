@@ -97,6 +97,7 @@ class Store:
         self.fs = fs or FileOps()
         self.paths = (folder + SLOTS[0], folder + SLOTS[1])
         self._buf = bytearray(SIZE)     # the record, packed in place every poll
+        self._rtc_out = self._buf       # what goes to RTC memory (the record, + otaboot's part)
         self.seq = 0
         self.every_ms = 300000          # flash checkpoint interval (energy.checkpoint_s)
         self._cp_up = 0                 # uptime of the last flash checkpoint (or check)
@@ -146,6 +147,16 @@ class Store:
         except Exception as ex:  # no RTC memory on this port: flash alone
             self.log.error("energy: cannot read RTC memory: %s" % ex)
             raw = None
+        if raw and len(raw) > SIZE:
+            # RTC memory after the record belongs to otaboot (the boot counter of an update on
+            # trial, written before the app starts): kept as it is, up to otaboot.RTC_END
+            from otaboot import RTC_END
+            keep = bytearray(max(RTC_END, SIZE))
+            n = min(len(raw), len(keep))
+            keep[:n] = raw[:n]
+            self._rtc_out = keep
+            self._buf = memoryview(keep)[:SIZE]
+            raw = raw[:SIZE]
         if power_on:
             if raw:
                 self.log.info("energy: power-on, RTC memory not trusted")
@@ -274,7 +285,7 @@ class Store:
     def _write_rtc(self, app):
         self._pack(app)
         try:
-            self.rtc.memory(self._buf)
+            self.rtc.memory(self._rtc_out)
         except Exception as ex:  # never let a storage fault stop the sampling
             if not self.rtc_errors:  # once, not at every poll
                 self.log.error("energy: RTC memory write failed: %s" % ex)

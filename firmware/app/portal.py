@@ -154,6 +154,12 @@ class Web(Microdot):
             self.forget()  # another request may still use them: it keeps its own references
             gc.collect()
 
+    async def dispatch_request(self, req):
+        if req and req.path.startswith("/api/ota/"):  # update files: streamed to flash by app.ota
+            from app.ota import MAX_FILE
+            req.max_content_length = MAX_FILE
+        return await super().dispatch_request(req)
+
     def on(self, path, handler, methods=("GET",)):
         """Add a route by exact path: a dict lookup, without the regex and pattern objects that
         Microdot keeps per route (RAM)."""

@@ -52,12 +52,18 @@ def html_parts(st):
                 else "%s: not connected" % w["ssid"])
     else:
         wtxt = "-"
-    rows = (("Wi-Fi", wtxt), ("Uptime", _uptime(st["uptime_s"])),
+    fw = st.get("firmware") or {}  # app.ota.status(): running and previous version
+    vtxt = "%s (previous: %s)%s" % (fw.get("version"), fw.get("previous") or "-",
+                                    ", on trial" if fw.get("on_trial") else "")
+    if fw.get("note"):
+        vtxt += "; " + fw["note"]
+    rows = (("Version", vtxt), ("Wi-Fi", wtxt), ("Uptime", _uptime(st["uptime_s"])),
             ("Free memory", "%d bytes" % st["free_heap"]), ("Last reset", st["reset_cause"]),
             ("Clock", "synchronised" if st["clock_synced"] else "not set (no time server yet)"))
     for label, v in rows:
         yield ("<tr><th>%s</th><td>%s</td></tr>" % (label, esc(v)))
-    yield ('</table><p><a href="/api/status">JSON</a> &middot; <a href="/settings">Settings</a></p>')
+    yield ('</table><p><a href="/api/status">JSON</a> &middot; <a href="/settings">Settings</a>'
+           ' &middot; <a href="/update">Update</a></p>')
 
 
 def authorized(req, pw):
@@ -110,10 +116,10 @@ def register(web, app):
         if setup_client(app, req):  # a phone that joined the fallback set-up network
             from app import webforms
             return webforms.form_page(web)
-        return page("Charge HQ meter", html_parts(app.status()), refresh=10)
+        return page("Charge HQ meter", html_parts(_status(app)), refresh=10)
 
     def api_status(req):
-        return app.status(), 200, {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
+        return _status(app), 200, {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
 
     guard = _Guard()
 
@@ -144,6 +150,15 @@ def register(web, app):
     web.on("/", index)
     web.on("/api/status", api_status)
     web.on("/settings", settings, ("GET", "POST"))
+    from app import ota_web  # over-the-air updates: /api/ota..., /update
+    ota_web.register(web, app)
+
+
+def _status(app):
+    st = app.status()
+    from app import ota
+    st["firmware"] = ota.status()
+    return st
 
 
 async def status_service(app, log):
