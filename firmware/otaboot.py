@@ -170,12 +170,12 @@ def _rolled_back(st, why):
     return new
 
 
-def _arm_deadline():
+def _arm_deadline(period_ms=DEADLINE_S * 1000):
     global _timer
     try:
         from machine import Timer
         _timer = Timer(_TIMER_ID)
-        _timer.init(mode=Timer.ONE_SHOT, period=DEADLINE_S * 1000, callback=_deadline)
+        _timer.init(mode=Timer.ONE_SHOT, period=period_ms, callback=_deadline)
     except Exception as e:  # no timer: the boot counters still bound the trial
         print("ota: no trial deadline timer:", e)
 
@@ -184,6 +184,17 @@ def _deadline(t=None):
     st = read_state()
     if st.get("trial") and st.get("id") == state.get("id"):
         _rolled_back(st, "no reading and output within %d s" % DEADLINE_S)
+        print("ota:", note, "- restarting")
+        import machine
+        machine.reset()
+
+
+def start_failed(e):
+    """main.py: the app raised before it could run. A version on trial is rolled back and the
+    chip restarted into the previous one; otherwise the caller re-raises (the REPL shows it)."""
+    st = read_state()
+    if st.get("trial") and st.get("id") == state.get("id"):
+        _rolled_back(st, "the app failed at start: %s: %s" % (type(e).__name__, e))
         print("ota:", note, "- restarting")
         import machine
         machine.reset()

@@ -19,6 +19,13 @@ PASSWORD = "ota-admin-pw-1234"
 KEY = "ota-key-0123456789-abcd"
 
 
+def otaboot_const(name):
+    """A constant of firmware/otaboot.py (the bounds the docs state)."""
+    import re
+    src = (ROOT / "firmware" / "otaboot.py").read_text()
+    return int(re.search(r"^%s = const\((\d+)\)" % name, src, re.M).group(1))
+
+
 def make_build(dest):
     """tools/build.py's output in dest (what make ota sends)."""
     subprocess.run([sys.executable, str(ROOT / "tools" / "build.py"), "--out", str(dest), "--quiet"],

@@ -45,3 +45,38 @@ def test_make_ota_brings_the_new_version_up(tmp_path, chq):
         assert "Traceback" not in text, text[-3000:]
     finally:
         m.stop()
+
+
+@pytest.mark.parametrize("kind", ["import", "crashloop"])
+def test_a_version_that_fails_at_start_is_rolled_back(tmp_path, chq, kind):
+    """import: the new app raises as it is imported -> main.py rolls back at once (1 boot).
+    crashloop: the new app resets the chip each time it starts -> the RTC boot counter rolls it
+    back at boot MAX_BOOTS + 1. Either way the old version runs again, confirmed, totals intact."""
+    import ota
+    chq_dir, url, ca = chq
+    build = ota_fx.make_build(tmp_path / "build")
+    code = {"import": 'raise RuntimeError("this version cannot start")\n',
+            "crashloop": 'import time, machine\ntime.sleep(0.5)\nmachine.reset()\n'}[kind]
+    bad = ota_fx.broken_build(build, tmp_path / "bad", code)
+    m = ota_fx.Meter(tmp_path / "dev", url, ca).start()
+    try:
+        m.wait_for("status page on", 30)
+        m.wait_for("pushed (HTTP 200)", 60)
+        before = m.get_json("/api/status")
+        boots0 = len(m.dev.boots)
+        rc = ota.main(["--host", "127.0.0.1:%d" % m.port, "--password", ota_fx.PASSWORD,
+                       "--build", str(bad), "--version", "3.0.0-broken", "--wait", "--wait-s", "120"])
+        assert rc == 1, "the broken version must be reported as rolled back\n" + m.text()[-4000:]
+        st = m.get_json("/api/status")
+        fw = st["firmware"]
+        assert fw["version"] == "1.0.0" and fw["slot"] == "base" and not fw["on_trial"], fw
+        assert fw["previous"] == "3.0.0-broken" and "rolled back from 3.0.0-broken" in fw["note"], fw
+        boots = len(m.dev.boots) - boots0
+        want = 2 if kind == "import" else ota_fx.otaboot_const("MAX_BOOTS") + 1
+        assert boots == want, (boots, m.dev.boots)
+        assert st["imported_kwh"] >= before["imported_kwh"] and st["exported_kwh"] >= before["exported_kwh"]
+        m.wait_for("rolled back from 3.0.0-broken", 5)
+        ok, gaps = ota_fx.gaps_ok(chq_dir)
+        assert ok, gaps
+    finally:
+        m.stop()
