@@ -80,3 +80,71 @@ def test_a_version_that_fails_at_start_is_rolled_back(tmp_path, chq, kind):
         assert ok, gaps
     finally:
         m.stop()
+
+
+def _post_form(m, path, fields, password=ota_fx.PASSWORD):
+    import base64
+    import urllib.parse
+    import urllib.request
+    req = urllib.request.Request(m.url(path), data=urllib.parse.urlencode(fields).encode())
+    req.add_header("Authorization", "Basic " + base64.b64encode(("admin:" + password).encode()).decode())
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, r.read().decode()
+
+
+def test_pull_over_https_with_its_own_ca(tmp_path, chq):
+    """The /update page (and the console's `update URL`) pull a release over verified TLS: a
+    server whose CA is not in the bundle is refused; a truncated file and a file whose hash does
+    not match abort the update with the old version running and nothing left staged; then the
+    good release installs, confirms itself, and the page shows both versions."""
+    import ota
+    import release_server
+    chq_dir, url, ca = chq
+    build = ota_fx.make_build(tmp_path / "build")
+    rel = tmp_path / "rel"
+    ota.write_release(rel / "good", ota.build_files(build), "4.0.0-pulled")
+    ota.write_release(rel / "short", ota.build_files(build), "4.0.1-short")
+    ota.write_release(rel / "tampered", ota.build_files(build), "4.0.2-tampered")
+    (rel / "tampered" / "app" / "payload.mpy").write_bytes(b"\x00" * len((rel / "tampered" / "app" / "payload.mpy").read_bytes()))
+    srv, base, rs_ca, hits = release_server.serve(str(rel), str(tmp_path / "rs"),
+                                                  faults={"short/app/scheduler.mpy": "short"})
+    m = ota_fx.Meter(tmp_path / "dev", url, ca)
+    try:
+        m.start()
+        m.wait_for("status page on", 30)
+        # 1. the release server's CA is not in the device's bundle yet: refused
+        _post_form(m, "/update", {"url": base + "good/manifest.txt"})
+        m.wait_for("update from %sgood/manifest.txt failed: TLS" % base, 30)
+        assert not any(h.startswith("good/app") for h in hits)
+        # the user adds the CA to the bundle (tools/make_ca_bundle.py --add on a real device)
+        bundle = m.dev.fs / "ca" / "roots.der"
+        bundle.write_bytes(bundle.read_bytes() + open(rs_ca, "rb").read())
+        # 2. plain http is refused
+        st, page = _post_form(m, "/update", {"url": "http://localhost:1/x/manifest.txt"})
+        m.wait_for("must start with https://", 10)
+        # 3. truncated, 4. tampered
+        for name, why in (("short", "ended"), ("tampered", "SHA-256 does not match")):
+            n0 = len(m.dev.lines)
+            _post_form(m, "/update", {"url": base + name + "/manifest.txt"})
+            line = m.wait_for("update from %s%s/manifest.txt failed" % (base, name), 60, since=n0)
+            assert why in line, line
+            fw = m.get_json("/api/ota")
+            assert fw["version"] == "1.0.0" and fw["update"] is None, fw
+            assert not (m.dev.fs / "ota" / "a").exists(), "a failed update leaves nothing staged"
+        # 5. the good release
+        st, page = _post_form(m, "/update", {"url": base + "good/manifest.txt"})
+        assert st == 200 and "started" in page
+        m.wait_for("version 4.0.0-pulled confirmed", 120)
+        fw = m.get_json("/api/status")["firmware"]
+        assert (fw["version"], fw["previous"]) == ("4.0.0-pulled", "1.0.0"), fw
+        import urllib.request
+        import base64
+        req = urllib.request.Request(m.url("/"))
+        html = urllib.request.urlopen(req, timeout=10).read().decode()
+        assert "4.0.0-pulled (previous: 1.0.0)" in html
+        ok, gaps = ota_fx.gaps_ok(chq_dir)
+        assert ok, gaps
+        assert "Traceback" not in m.text()
+    finally:
+        m.stop()
+        srv.shutdown()
