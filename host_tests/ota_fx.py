@@ -26,6 +26,13 @@ def otaboot_const(name):
     return int(re.search(r"^%s = const\((\d+)\)" % name, src, re.M).group(1))
 
 
+def ota_const(name):
+    """A constant of firmware/app/ota.py."""
+    import re
+    src = (ROOT / "firmware" / "app" / "ota.py").read_text()
+    return int(re.search(r"^%s = const\((\d+)\)" % name, src, re.M).group(1))
+
+
 def make_build(dest):
     """tools/build.py's output in dest (what make ota sends)."""
     subprocess.run([sys.executable, str(ROOT / "tools" / "build.py"), "--out", str(dest), "--quiet"],

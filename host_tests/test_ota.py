@@ -148,3 +148,82 @@ def test_pull_over_https_with_its_own_ca(tmp_path, chq):
     finally:
         m.stop()
         srv.shutdown()
+
+
+def test_trial_deadline_timer_rolls_back(tmp_path):
+    """A version on trial that runs but never delivers: otaboot's timer (DEADLINE_S, here armed
+    for 0.3 s) points back to the previous version and resets the chip, from outside the app."""
+    import json
+    from mp import run_mp_code
+    (tmp_path / "ota" / "a" / "app").mkdir(parents=True)
+    (tmp_path / "ota" / "a" / "manifest.txt").write_text("x")
+    (tmp_path / "ota" / "state").write_text(json.dumps(
+        {"cur": "a", "cur_v": "5.0.0", "prev": "", "prev_v": "1.0.0", "trial": True, "id": 77, "pon": 0}))
+    res = run_mp_code("import time, otaboot\notaboot.select()\nprint('slot', otaboot.slot)\n"
+                      "otaboot._arm_deadline(300)\ntime.sleep(3)\nprint('STILL RUNNING')\n",
+                      state_dir=tmp_path, reset_cause="soft")
+    assert "slot a" in res.stdout and "STILL RUNNING" not in res.stdout, res.stdout + res.stderr
+    assert "no reading and output within 600 s - restarting" in res.stdout, res.stdout
+    assert (tmp_path / ".reset_reason").read_text() == "soft", "the chip was reset"
+    st = json.loads((tmp_path / "ota" / "state").read_text())
+    assert (st["cur"], st["trial"], st["prev_v"]) == ("", False, "5.0.0"), st
+
+
+def test_endpoint_refuses_bad_requests(tmp_path, chq):
+    """Wrong or no password, no OTA header, a second update while one runs, a file over the size
+    limit, a manifest naming ../config.json, and password guessing (locked after 10)."""
+    import http.client
+    import base64
+    import ota
+    chq_dir, url, ca = chq
+    build = ota_fx.make_build(tmp_path / "build")
+    files = ota.build_files(build)
+    m = ota_fx.Meter(tmp_path / "dev", url, ca).start()
+
+    def call(method, path, body=b"", password=ota_fx.PASSWORD, header=True):
+        c = http.client.HTTPConnection("127.0.0.1", m.port, timeout=15)
+        h = {"Content-Type": "application/octet-stream"}
+        if password is not None:
+            h["Authorization"] = "Basic " + base64.b64encode(("admin:" + password).encode()).decode()
+        if header:
+            h["X-Meter-OTA"] = "1"
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, data
+    try:
+        m.wait_for("status page on", 30)
+        good = ota.manifest(files, "6.0.0")
+        assert call("POST", "/api/ota/begin", good, password=None)[0] == 401
+        assert call("POST", "/api/ota/begin", good, password="wrong-password")[0] == 401
+        assert call("POST", "/api/ota/begin", good, header=False)[0] == 400
+        st, body = call("POST", "/api/ota/begin", good + b"file %s 3 ../config.json\n" % (b"0" * 64))
+        assert st == 400 and b"../config.json" in body, body
+        st, body = call("POST", "/api/ota/begin", good)
+        assert st == 200, body
+        st, body = call("POST", "/api/ota/begin", good)
+        assert st == 409 and b"is running" in body, body
+        # a body over the limit: refused from its Content-Length, before any of it is stored
+        c = http.client.HTTPConnection("127.0.0.1", m.port, timeout=15)
+        c.putrequest("PUT", "/api/ota/file?path=app/main.mpy")
+        c.putheader("Authorization", "Basic " + base64.b64encode(("admin:" + ota_fx.PASSWORD).encode()).decode())
+        c.putheader("X-Meter-OTA", "1")
+        c.putheader("Content-Length", str(ota_fx.ota_const("MAX_FILE") + 1))
+        c.endheaders(b"x" * 1000)
+        r = c.getresponse()
+        assert r.status == 413, r.status
+        c.close()
+        st, body = call("POST", "/api/ota/abort")
+        assert st == 200, body
+        for _ in range(10):
+            call("GET", "/api/ota", password="guess")
+        st, body = call("GET", "/api/ota")
+        assert st == 429, "locked after 10 wrong passwords, even for the right one"
+        cfg_before = (m.dev.fs / "config.json").read_text()
+        assert not (m.dev.fs / "ota" / "a").exists() or not (m.dev.fs / "ota" / "a" / "manifest.txt").exists()
+        assert (m.dev.fs / "config.json").read_text() == cfg_before
+        assert m.get_json("/api/status", password=None)["firmware"]["version"] == "1.0.0"
+        assert "Traceback" not in m.text()
+    finally:
+        m.stop()

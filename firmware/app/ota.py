@@ -21,7 +21,7 @@ from micropython import const
 import otaboot
 
 MAGIC = "chargehq-meter-ota 1"
-MAX_MANIFEST = const(16384)
+MAX_MANIFEST = const(32768)    # streamed to flash, read a line at a time
 MAX_FILES = const(200)
 MAX_FILE = const(262144)      # one file (the largest module is ~20 KB compiled)
 RESERVE = const(24576)        # flash kept free for config, energy checkpoints, logs
@@ -158,6 +158,7 @@ class Session:
         self.buf = bytearray(_CHUNK)
         self.manifest = self.dir + "/manifest.part"
         self.free_fn = _free_bytes  # tests put a full flash here
+        self.opener = open          # ... and a flash that fills up while writing
         # the slot is overwritten from now on: first unname it as a rollback target, then clear it
         otaboot.forget_slot(self.slot)
         _rmtree(self.dir)
@@ -274,7 +275,7 @@ class Session:
         h = hashlib.sha256() if hashed else None
         left = length
         try:
-            with open(dest, "wb") as f:
+            with self.opener(dest, "wb") as f:
                 while left > 0:
                     chunk = await reader.read(min(_CHUNK, left))
                     if not chunk:
