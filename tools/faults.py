@@ -9,6 +9,7 @@ In one run, on the MicroPython unix port with the ESP32 stand-ins:
 - the whole firmware: Wi-Fi drops, server errors, a 60 s stall, a failing meter, with the
   fake Charge HQ refusing (429) any two pushes less than 30 s apart;
 - power cuts at random moments (SIGKILL of the simulated chip), totals checked after each;
+- power cuts at random points of over-the-air updates (tools/faults_ota.py);
 - random DNS datagrams at the captive portal's DNS, malformed HTTP requests at its web server.
 Each part counts faults, unhandled exceptions and recoveries; the summary says pass or fail.
 
@@ -40,9 +41,9 @@ SIM_ARGV = []  # --micropython: passed on to every simulated device
 STUBS = ROOT / "host_tests" / "stubs"
 
 FULL = {"push": 400, "ct": 250, "modbus": 200, "state": 400, "soak": 1, "powercuts": 200,
-        "dns": 100000, "http": 10000}
+        "ota": 200, "dns": 100000, "http": 10000}
 SHORT = {"push": 25, "ct": 10, "modbus": 14, "state": 200, "soak": 0, "powercuts": 12,
-         "dns": 3000, "http": 300}
+         "ota": 8, "dns": 3000, "http": 300}
 PARTS = tuple(FULL)
 
 
@@ -532,7 +533,12 @@ def part_http(tmp, n, seed):
     return r
 
 
-PART_FUNCS = {"push": part_push, "ct": part_ct, "modbus": part_modbus, "state": part_state,
+def part_ota(tmp, n, seed):
+    import faults_ota
+    return faults_ota.part_ota(tmp, n, seed, Result, _pushes)
+
+
+PART_FUNCS = {"ota": part_ota, "push": part_push, "ct": part_ct, "modbus": part_modbus, "state": part_state,
               "soak": part_soak, "powercuts": part_powercuts, "dns": part_dns, "http": part_http}
 
 
