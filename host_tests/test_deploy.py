@@ -46,6 +46,10 @@ def vboard(tmp_path_factory):
     (fs / "app").mkdir()
     (fs / "app" / "gone.mpy").write_bytes(b"M\x06old module the build no longer has")
     (fs / "app" / "config.py").write_text("raise ImportError('stale source shadowing config.mpy')\n")
+    # an over-the-air update (docs/ota.md) left a slot and a pointer: a USB deploy must win over them
+    (fs / "ota" / "a" / "app").mkdir(parents=True)
+    (fs / "ota" / "a" / "app" / "main.mpy").write_bytes(b"M\x06an update's module")
+    (fs / "ota" / "state").write_text('{"cur": "a", "trial": false}')
     proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "vboard.py"), "--dir", str(fs),
                              "--link", str(link), "--esp32-stand-ins"], stdout=subprocess.PIPE, text=True)
     try:
@@ -69,7 +73,8 @@ def test_deploy_to_virtual_board(image, vboard):
         assert (fs / rel).read_bytes() == (out / rel).read_bytes(), rel
     assert os.listdir(fs / "boards") == ["vtest_a.json"], "BOARD=vtest_a must ship only that profile"
     assert (fs / "boot.py").exists() and (fs / "main.py").exists(), "boot.py/main.py stay source"
-    assert sorted(first["removed"]) == ["app/config.py", "app/gone.mpy"]
+    assert first["removed"] == ["ota/state", "app/config.py", "app/gone.mpy", "ota/a/app/main.mpy"], \
+        "stale modules and the update slots go, the update pointer first"
     assert (fs / "config.json").read_bytes() == CONFIG
 
     second = deploy_tool.deploy(port, out, board="vtest_a", log=log.append)

@@ -30,7 +30,9 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MPREMOTE = str(ROOT / ".venv" / "bin" / "mpremote")
 KEEP = ("config.json",)  # the device's own settings: never touched
-PRUNE_DIRS = ("app",)    # ours alone: a module there that the build no longer has is removed
+# ours alone: a module there that the build no longer has is removed; ota/ (over-the-air update
+# slots and their pointer, docs/ota.md) goes whole, so the version deployed here is the one that runs
+PRUNE_DIRS = ("app", "ota")
 WDT_STRETCH_MS = 30 * 60 * 1000  # an armed ESP32 watchdog cannot be stopped, only re-armed longer
 # The heap the app as .mpy files needs (whole firmware in normal mode), by word size: measured by
 # `make bench` ("Smallest -X heapsize, whole firmware in normal mode", docs/benchmarks.md) plus
@@ -268,6 +270,7 @@ def deploy(port, build="build", board=None, dry_run=False, log=print, as_esp32=F
     want = {rel: sha256(p) for rel, p in files.items()}
     changed = [r for r in sorted(files) if have.get(r) != want[r]]
     stale = sorted(set(p for p in listed if p not in files and p not in KEEP))
+    stale.sort(key=lambda p: p != "ota/state")  # the pointer first: never a pointer to a half-removed slot
     log("board: %s, %d files in the build, %d changed, %d stale to remove"
         % (platform, len(files), len(changed), len(stale)))
     for r in changed:
