@@ -41,6 +41,10 @@ class Busy(OtaError):
     pass
 
 
+class NoRoom(OtaError):
+    pass
+
+
 def bad_path(p):
     """-> why the manifest may not name this path, or None."""
     if not p or len(p) > 96:
@@ -236,7 +240,7 @@ class Session:
                 self.count += 1
                 need += (size + block - 1) // block * block
         if free is not None and need + RESERVE > free:
-            raise OtaError("not enough flash: the update needs %d KB (+%d KB kept free), %d KB free"
+            raise NoRoom("not enough flash: the update needs %d KB (+%d KB kept free), %d KB free"
                            % (need // 1024, RESERVE // 1024, free // 1024))
 
     def want_list(self):
@@ -290,7 +294,7 @@ class Session:
                     self._touch()
         except OSError as e:
             if e.args and e.args[0] == 28:  # ENOSPC
-                raise OtaError("the flash is full")
+                raise NoRoom("the flash is full")
             raise OtaError("cannot write %s: %s" % (dest, e))
         return binascii.hexlify(h.digest()).decode() if h else None
 

@@ -47,7 +47,7 @@ def _who(req):
 
 def _error(e):
     from app import ota
-    code = 409 if isinstance(e, ota.Busy) else 507 if "flash" in str(e) else 400
+    code = 409 if isinstance(e, ota.Busy) else 507 if isinstance(e, ota.NoRoom) else 400
     return {"error": str(e)}, code
 
 
