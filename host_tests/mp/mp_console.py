@@ -198,6 +198,12 @@ check(not [m for m in sys.modules if m.startswith("app.console_")], "nothing hal
 app, con, out = run(b"status\r")
 check("meter      simulated" in out, "works again once memory is free")
 
+# --- update: the versions; a pull needs https:// (app.ota_pull) ---
+app, con, out = run(b"update\rupdate http://example.org/rel/manifest.txt\rhelp\r")
+check("version    1.0.0 (base)" in out and "previous   -" in out, "update shows the versions: %r" % out[-400:])
+check("update failed: the update URL must start with https://" in out, "http:// refused")
+check("update [URL]" in out, "help lists update")
+
 # --- log lines arriving while typing: printed above, the typed line redrawn ---
 app, con, out = console(b"")
 con.prompt()
