@@ -54,7 +54,7 @@ def broken_build(good, dest, code='raise RuntimeError("this version cannot start
 class Meter:
     """A running simulated meter: .dev (sim.Device), .port, .url(path), .get_json(path)."""
 
-    def __init__(self, tmp, chq_url, ca_der, interval=30, extra_cfg=None, source="simulated"):
+    def __init__(self, tmp, chq_url, ca_der, interval=30, extra_cfg=None, source="simulated", argv=()):
         import sim
         self.port = free_port()
         cfg = {"device": {"admin_password": PASSWORD, "report_s": 5}}
@@ -62,7 +62,8 @@ class Meter:
             cfg.setdefault(k, {}).update(v)
         self.dev = sim.new_device(pathlib.Path(tmp), chq_url, ca_der,
                                   ["--interval", str(interval), "--api-key", KEY, "--source", source,
-                                   "--http-port", str(self.port), "--dns-port", str(free_port(2))], cfg)
+                                   "--http-port", str(self.port), "--dns-port", str(free_port(2))]
+                                  + list(argv), cfg)
         self.thread = None
 
     def start(self, cause="power"):

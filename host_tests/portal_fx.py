@@ -26,7 +26,7 @@ def compile_tree(dest):
     fw = ROOT / "firmware"
     for p in fw.rglob("*.py"):
         rel = p.relative_to(fw)
-        if rel.parts[0] == "app":
+        if rel.parts[0] == "app" or rel.name == "otaboot.py":  # (boot.py, main.py: run as source)
             jobs.append((p, dest / rel.with_suffix(".mpy")))
     for p in (ROOT / "lib").glob("*.py"):
         jobs.append((p, dest / (p.stem + ".mpy")))

@@ -73,21 +73,7 @@ def frozen():
         return True
 
 
-def running_version():
-    if otaboot.slot:
-        return otaboot.version() or "?"
-    from app.version import VERSION
-    return VERSION
-
-
-def status():
-    st = otaboot.state
-    s = _active
-    return {"version": running_version(), "previous": otaboot.version(prev=True) if st.get("prev") or
-            st.get("prev_v") else None, "slot": otaboot.slot or "base", "on_trial": otaboot.on_trial(),
-            "note": otaboot.note or st.get("note"),
-            "update": None if s is None else {"from": s.who, "version": s.version, "files": s.done,
-                                               "of": s.count, "bytes": s.bytes_done}}
+from app.ota_health import running_version, status  # noqa: E402,F401  (the light part)
 
 
 def _rmtree(path):

@@ -2,7 +2,37 @@
 # taken and the first output delivered (a push the endpoint accepted), otaboot.confirm() makes
 # it stay. Until then otaboot's boot counters and deadline timer roll it back by themselves,
 # also when this code is what broke (it runs from the new version; the rollback does not).
+# Also the versions for the status page and /api/status, without loading app.ota (RAM). Until
+# an update is first used, boot.py leaves otaboot unloaded: then the base runs, nothing on trial.
 import asyncio
+import sys
+
+
+def _boot():
+    return sys.modules.get("otaboot")
+
+
+def running_version():
+    ob = _boot()
+    if ob is not None and ob.slot:
+        return ob.version() or "?"
+    from app.version import VERSION
+    return VERSION
+
+
+def status():
+    """Running and previous version, trial, the last event, the update running (if any)."""
+    ob = _boot()
+    st = ob.state if ob is not None else {}
+    ota = sys.modules.get("app.ota")  # loaded only once an update has started
+    s = ota.active() if ota is not None else None
+    return {"version": running_version(),
+            "previous": ob.version(prev=True) if st.get("prev") or st.get("prev_v") else None,
+            "slot": ob.slot or "base" if ob is not None else "base",
+            "on_trial": ob is not None and ob.on_trial(),
+            "note": ob.note or st.get("note") if ob is not None else None,
+            "update": None if s is None else {"from": s.who, "version": s.version, "files": s.done,
+                                               "of": s.count, "bytes": s.bytes_done}}
 
 
 def delivered(app):
@@ -16,8 +46,9 @@ def delivered(app):
 
 
 async def watch(app, log):
-    import otaboot
-    from app import ota
+    otaboot = _boot()
+    if otaboot is None:  # no update ever: nothing on trial
+        return
     if otaboot.note:
         (log.warn if "rolled back" in otaboot.note else log.info)("update: " + otaboot.note)
     if not otaboot.on_trial():
@@ -26,4 +57,4 @@ async def watch(app, log):
         await asyncio.sleep_ms(500)
     if otaboot.confirm():
         log.info("update: version %s confirmed (first reading taken, first output delivered)"
-                 % ota.running_version())
+                 % running_version())

@@ -52,7 +52,7 @@ def html_parts(st):
                 else "%s: not connected" % w["ssid"])
     else:
         wtxt = "-"
-    fw = st.get("firmware") or {}  # app.ota.status(): running and previous version
+    fw = st.get("firmware") or {}  # app.ota_health.status(): running and previous version
     vtxt = "%s (previous: %s)%s" % (fw.get("version"), fw.get("previous") or "-",
                                     ", on trial" if fw.get("on_trial") else "")
     if fw.get("note"):
@@ -156,8 +156,8 @@ def register(web, app):
 
 def _status(app):
     st = app.status()
-    from app import ota
-    st["firmware"] = ota.status()
+    from app.ota_health import status
+    st["firmware"] = status()
     return st
 
 

@@ -160,7 +160,7 @@ def form_page(web, errors=None, data=None, status=200):
         if cfg.problem and not errors:
             intro += "<p>Needed: %s.</p>" % esc(cfg.problem)
     else:
-        intro = '<p><a href="/">Back to status</a></p>'
+        intro = '<p><a href="/">Back to status</a> &middot; <a href="/update">Update the app</a></p>'
     form = render("form", lookup(data or cfg.data, cfg.data, errors, nets(web),
                                  "/save" if web.setup else "/settings", web.setup))
     return page("Set up your meter" if web.setup else "Settings", _chain(intro, form), status)
