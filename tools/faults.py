@@ -535,7 +535,7 @@ def part_http(tmp, n, seed):
 
 def part_ota(tmp, n, seed):
     import faults_ota
-    return faults_ota.part_ota(tmp, n, seed, Result, _pushes)
+    return faults_ota.part_ota(tmp, n, seed, Result, _pushes, SIM_ARGV)
 
 
 PART_FUNCS = {"ota": part_ota, "push": part_push, "ct": part_ct, "modbus": part_modbus, "state": part_state,

@@ -22,7 +22,7 @@ _READING = re.compile(r"import ([\d.]+) export ([\d.]+) kWh")
 _BROKEN_TEXT = "this version cannot start"
 
 
-def part_ota(tmp, n, seed, Result, pushes_of):
+def part_ota(tmp, n, seed, Result, pushes_of, sim_argv=()):
     import fake_chargehq
     r = Result("ota", "power cuts at random points of over-the-air updates (upload, commit, restart, "
                       "trial, confirmation), 1 in 6 a version that cannot start")
@@ -39,7 +39,8 @@ def part_ota(tmp, n, seed, Result, pushes_of):
         m = ota_fx.Meter(tmp / ("ota%d" % i), url, open(ca, "rb").read(), interval=30,
                          extra_cfg={"device": {"report_s": 1, "watchdog_s": 0},
                                     "energy": {"checkpoint_s": 60},
-                                    "source": {"type": "simulated", "speed": speed, "peak_solar_w": 12000}})
+                                    "source": {"type": "simulated", "speed": speed, "peak_solar_w": 12000}},
+                         argv=sim_argv)
         m.dev.cfg["chargehq"]["api_key"] = "ota-key-0123456789-%04d" % i
         (m.dev.fs / "config.json").write_text(__import__("json").dumps(m.dev.cfg, indent=1))
         meters.append(m)
