@@ -34,7 +34,7 @@ import tty
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MICROPYTHON = str(ROOT / ".venv" / "bin" / "micropython")
-HEAP = 256 * 1024  # the 64-bit unix port needs about twice the ESP32's ~100 KB for the same objects
+HEAP = 512 * 1024  # as a PSRAM board: the app as .mpy files fits (--micropython 32 --heap 114688: a plain ESP32)
 
 
 class VBoard:
