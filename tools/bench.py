@@ -150,7 +150,11 @@ def with_source(label, src, board, extra_env, peer_profile, fn):
     """Run fn(src, board, extra_env) with the source's hardware stand-in running."""
     stop = None
     extra = dict(extra_env or {})
-    if peer_profile:
+    if extra.get("ESPSIM_ATM90E32") == "day":  # the chip in its own process, as on a board
+        from atm90e32_peer import start_peer as start_chip
+        chip_env, stop = start_chip(ROOT)
+        extra.update(chip_env)
+    elif peer_profile:
         from modbus_peer import start_peer
         dev = (src.get("devices") or [{}])[0]
         path, stop = start_peer(peer_profile, dev.get("slave", 1), src.get("baud", 9600))

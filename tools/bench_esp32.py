@@ -167,26 +167,29 @@ def fig_push(env, rows, log, quick):
     label_src, src, board, extra, peer = srcs[1 if len(srcs) > 1 else 0]
     cycles = 100 if quick else 1000
 
-    def ok(mp, heap, n):
+    def ok(mp, heap, n, extra):
         state = env.device_dir("cycles-%s-%d" % (pathlib.Path(mp).name, heap))
         res, b = env.run("bench/mp_cycles.py", [env.url, "ca.der", n, 1, json.dumps(src), board or "-"],
                          state, heap=heap, extra_env=extra, micropython=mp)
         return res.returncode == 0 and b.get("push_failures") == "0", b
     results = {}
 
-    def one(label, spec):
+    def one(label, spec):  # (each interpreter with its own chip or peer: they run side by side)
+        bench.with_source(label_src, src, board, extra, peer, lambda s, b, e: measure(label, spec, e))
+
+    def measure(label, spec, extra):
         mp = unix32.interpreter(spec)
-        heap = bisect(lambda h: ok(mp, h, 30)[0], log=log, what="push %s" % spec)
+        heap = bisect(lambda h: ok(mp, h, 30, extra)[0], log=log, what="push %s" % spec)
         for _ in range(16):  # confirm the long run; grow in 1 KB steps when it needs more
             if heap is None:
                 break
-            good, b = ok(mp, heap, cycles)
+            good, b = ok(mp, heap, cycles, extra)
             if good:
                 results[label] = (heap, b)
                 return
             heap += KB
         results[label] = (None, {})
-    bench.with_source(label_src, src, board, extra, peer, lambda s, b, e: _parallel(one))
+    _parallel(one)
     for label, spec, targets in INTERPRETERS:
         heap, b = results.get(label, (None, {}))
         note = ("%s pushes, all HTTP 200; in use after cycle 100: %d KB" % (

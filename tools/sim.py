@@ -227,6 +227,7 @@ class Device:
         self.lines = []  # capture: (time, text) of every line printed, all starts
         self.boots = []  # (time, reset cause) of every start
         self.micropython = unix32.interpreter(a.micropython)
+        self.on_stop = None  # capture: called once the device has stopped (its chip's process)
         self.image = None
         if a.mpy:  # compiled once per device, beside its filesystem
             import build
@@ -327,6 +328,9 @@ class Device:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 if self.capture:  # (in run() the main thread is waiting for it)
                     self.proc.wait()
+        if self.capture and self.on_stop:
+            self.on_stop()
+            self.on_stop = None
 
 
 def new_device(fs, endpoint, ca_der, argv=(), config=None, serial=False):
@@ -338,10 +342,20 @@ def new_device(fs, endpoint, ca_der, argv=(), config=None, serial=False):
     for sec, vals in (config or {}).items():
         cfg.setdefault(sec, {}).update(vals)
     (fs / "config.json").write_text(json.dumps(cfg, indent=1))
-    extra = {"ESPSIM_ATM90E32": "day"} if cfg["source"].get("type") == "atm90e32" else {}
+    extra, chip_stop = {}, None
+    if cfg["source"].get("type") == "atm90e32":
+        extra, chip_stop = start_chip(fs)
     dev = Device(a, fs, extra, capture=True, serial=serial)
     dev.cfg = cfg
+    dev.on_stop = chip_stop
     return dev
+
+
+def start_chip(fs):
+    """The CT board's ATM90E32 in a process of its own (tools/atm90e32_peer.py): the chip model's
+    registers and code stay out of the device's heap, as on a board. -> (device env, stop)"""
+    from atm90e32_peer import start_peer
+    return start_peer(fs)
 
 
 def serial_line(console):
@@ -375,7 +389,9 @@ def main(argv=None):
     peers = []
     src = cfg.get("source", {}).get("type")
     if src == "atm90e32":
-        env_extra["ESPSIM_ATM90E32"] = "day"  # the stand-ins attach the chip model to the SPI bus
+        chip_env, chip_stop = start_chip(fs)  # the chip model on the SPI bus, in its own process
+        env_extra.update(chip_env)
+        peers.append(chip_stop)
     elif src == "modbus":
         path = a.modbus_port
         if not path:  # one peer serves every device of the bus, each at its slave id

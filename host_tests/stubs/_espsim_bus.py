@@ -70,6 +70,12 @@ class Pin:
 # The simulator's CT board: ESPSIM_ATM90E32=day attaches a CircuitSetup split-phase board model
 # (grid CT on phase A, solar CT on phase C, a day profile) to the board profile's CS pin. The
 # firmware reaches it through machine.Pin / machine.SPI, which load this module first.
+# With ESPSIM_ATM90E32_PEER the model runs in a process of its own, as the chip is not in the
+# ESP32's RAM (_espsim_chip; the simulator does this); without it, in this interpreter.
 if os.getenv("ESPSIM_ATM90E32") == "day":
-    import atm90e32_model
-    atm90e32_model.attach_from_env(attach_spi_device)
+    if os.getenv("ESPSIM_ATM90E32_PEER"):
+        import _espsim_chip
+        attach_spi_device(_espsim_chip.board_cs(), _espsim_chip.RemoteChip(os.getenv("ESPSIM_ATM90E32_PEER")))
+    else:
+        import atm90e32_model
+        atm90e32_model.attach_from_env(attach_spi_device)
