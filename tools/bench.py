@@ -106,8 +106,13 @@ class Env:
         if heap:
             cmd += ["-X", "heapsize=%d" % heap]
         cmd += [str(self.stubs / "espsim_run.py"), str(ROOT / script)] + [str(a) for a in args]
-        res = subprocess.run(cmd, cwd=state, env=self.env(state, extra_env), capture_output=True,
-                             text=True, timeout=timeout)
+        try:
+            res = subprocess.run(cmd, cwd=state, env=self.env(state, extra_env), capture_output=True,
+                                 text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:  # at a heap's edge the collector can thrash: a fail
+            res = subprocess.CompletedProcess(cmd, None, (e.stdout or b"").decode("utf-8", "replace")
+                                              if isinstance(e.stdout, bytes) else (e.stdout or ""),
+                                              "timed out after %d s" % timeout)
         return res, dict(_bench_lines(res.stdout))
 
     def close(self):
