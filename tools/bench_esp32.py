@@ -169,8 +169,9 @@ def fig_push(env, rows, log, quick):
 
     def ok(mp, heap, n, extra):
         state = env.device_dir("cycles-%s-%d" % (pathlib.Path(mp).name, heap))
+        # (a run near the heap's edge can crawl with the collector thrashing: cut it off)
         res, b = env.run("bench/mp_cycles.py", [env.url, "ca.der", n, 1, json.dumps(src), board or "-"],
-                         state, heap=heap, extra_env=extra, micropython=mp)
+                         state, heap=heap, extra_env=extra, micropython=mp, timeout=60 + n // 2)
         return res.returncode == 0 and b.get("push_failures") == "0", b
     results = {}
 
