@@ -1,5 +1,4 @@
 # Board profiles: boards/<name>.json on the device's filesystem (pins, chips, CT presets).
-import json
 
 
 def load(name, folder="boards"):
@@ -8,10 +7,20 @@ def load(name, folder="boards"):
         return None
     if "/" in name or "." in name:
         raise ValueError("board name %r is not a plain name" % name)
+    from app.statefile import read_bytes, parse_json
+    path = "%s/%s.json" % (folder, name)
     try:
-        with open("%s/%s.json" % (folder, name)) as f:
-            return json.load(f)
+        raw = read_bytes(path, 8192)
     except OSError:
-        raise ValueError("board profile %s/%s.json not found" % (folder, name))
-    except ValueError:
-        raise ValueError("board profile %s/%s.json is not valid JSON" % (folder, name))
+        raw = None
+    except ValueError as e:
+        raise ValueError("board profile %s: %s" % (path, e))
+    if raw is None:
+        raise ValueError("board profile %s not found" % path)
+    try:
+        board = parse_json(raw.decode())
+    except (ValueError, UnicodeError):
+        raise ValueError("board profile %s is not valid JSON" % path)
+    if not isinstance(board, dict):
+        raise ValueError("board profile %s is not a JSON object" % path)
+    return board

@@ -82,7 +82,7 @@ class FileOps:
     def read(self, path):
         try:
             with open(path, "rb") as f:
-                return f.read()
+                return f.read(SIZE + 1)  # a longer file is not a record (and may be huge)
         except OSError:
             return None
 

@@ -101,11 +101,8 @@ def _mark(ssid, password):
 
 def known(ssid, password):
     """True when this device has joined `ssid` with `password` before (kept in flash)."""
-    try:
-        with open(_KNOWN_FILE) as f:
-            return f.read() == _mark(ssid, password)
-    except OSError:
-        return False
+    from app.statefile import read_text
+    return read_text(_KNOWN_FILE, 128) == _mark(ssid, password)  # a bad file: kept aside, not known
 
 
 def remember(ssid, password):

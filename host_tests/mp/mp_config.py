@@ -22,7 +22,7 @@ check("no config file" in c.problem, c.problem)
 # corrupt JSON: needs set-up, file kept aside for inspection
 write("{not json")
 c = config.load()
-check(c.needs_setup and "not valid JSON" in c.problem, c.problem)
+check(c.needs_setup and "cannot be used (syntax error" in c.problem, c.problem)
 check("config.json.bad" in os.listdir(), "corrupt file kept as .bad")
 
 # good file
@@ -89,7 +89,8 @@ for bad in (b'{"wifi": {"ssid": "\xc3(x"}}', b"\xff\xfe\x00", b"[" * 5000):
     with open("config.json", "wb") as f:
         f.write(bad)
     c = config.load()
-    eq(c.problem, "config file is not valid JSON", "corrupt bytes %r" % bad[:12])
+    check(c.problem.startswith("config file cannot be used ("), "corrupt bytes %r: %s" % (bad[:12], c.problem))
+    check("config.json.bad" in os.listdir() and "config.json" not in os.listdir(), "kept aside")
 
 # masked display never shows secrets
 m = config.masked({"chargehq": {"api_key": "abcdef123456"}, "wifi": {"password": "secretpw"}})
