@@ -26,7 +26,8 @@ if len(sys.argv) > 6 and sys.argv[6] != "-":  # a board name: boards/<name>.json
     with open("boards/%s.json" % sys.argv[6]) as f:
         board = json.load(f)
 raw = {"wifi": {"ssid": "bench"}, "source": source,
-       "chargehq": {"api_key": "bench-key-0123456789", "endpoint": endpoint, "ca_file": ca_file},
+       "chargehq": {"api_key": "bench-key-0123456789", "endpoint": endpoint, "ca_file": ca_file,
+                    "allow_http": endpoint.startswith("http://")},
        "device": {"watchdog_s": 0}}
 cfg = config.validate(raw)
 if cfg.errors or cfg.problem:

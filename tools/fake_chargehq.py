@@ -11,6 +11,7 @@ prints one line per push.
 Files in --state: ca.der / ca.pem (the CA the device must trust), server.pem, pushes.jsonl,
 and `mode`, read at every request, to inject faults at run time:
     ok | status 500 | stall (accept, never answer) | close (drop the connection) | slow N (answer after N s)
+    | echo-key (a hostile server: 401 "invalid apiKey <the key>", the key echoed in clear)
 """
 import argparse
 import http.server
@@ -176,6 +177,8 @@ def make_handler(state, min_gap, out):
                 problems.append("pushed %.2f s after the previous one (< %g s)" % (gap, min_gap))
             elif mode.startswith("status"):
                 status = int(mode.split()[1])
+            elif mode == "echo-key":
+                status = 401
             else:
                 status = 200
             shown = dict(body) if isinstance(body, dict) else {"raw": raw[:200]}
@@ -191,6 +194,8 @@ def make_handler(state, min_gap, out):
             print("[chargehq] %d %s%s%s" % (status, what, " tsms" if "tsms" in shown else "",
                                              (" !! " + "; ".join(problems)) if problems else ""),
                   file=out, flush=True)
+            if mode == "echo-key":
+                return self._answer(401, "invalid apiKey %s" % key)
             self._answer(status, "; ".join(problems) or "ok")
 
     return Handler

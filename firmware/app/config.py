@@ -9,6 +9,10 @@ from micropython import const
 PATH = "config.json"
 DEFAULT_ENDPOINT = "https://api.chargehq.net/api/public/push-solar-data"
 MIN_PUSH_S = const(30)  # Charge HQ: never more often than once per 30 s
+# Every setting that is a secret, by key name in any section (an output's "password" too): never
+# shown on a page, masked in the log and on the console, scrubbed from text a server sends back.
+# A new secret setting needs only its name here.
+SECRET_KEYS = ("api_key", "password", "admin_password", "ap_password", "token")
 
 # (section, key, kind, default, low, high); kind: "s" string, "i" integer, "b" bool
 _SCHEMA = (
@@ -20,6 +24,7 @@ _SCHEMA = (
     ("chargehq", "push_interval_s", "i", 60, MIN_PUSH_S, 3600),
     ("chargehq", "ca_file", "s", "ca/roots.der", 1, 64),
     ("chargehq", "timeout_s", "i", 20, 5, 60),
+    ("chargehq", "allow_http", "b", False, 0, 0),  # an http:// endpoint (the key in clear): refused unless true
     ("device", "board", "s", "", 0, 40),
     ("device", "sample_interval_ms", "i", 1000, 200, 10000),
     ("device", "watchdog_s", "i", 60, 0, 600),
@@ -130,10 +135,15 @@ def validate(raw, cfg=None, deep=True):
             for key in part:
                 if key not in known[sec]:
                     cfg.errors.append("%s.%s: unknown key (ignored)" % (sec, key))
-    ep = cfg.data["chargehq"]["endpoint"]
-    if not ep.startswith("https://") and not ep.startswith("http://"):
+    ch = cfg.data["chargehq"]
+    ep = ch["endpoint"]
+    if ep.startswith("http://") and not ch["allow_http"]:
+        cfg.errors.append("chargehq.endpoint: http:// would send the API key unencrypted: refused (set "
+                          "chargehq.allow_http to true to allow it anyway)")
+        ch["endpoint"] = DEFAULT_ENDPOINT
+    elif not ep.startswith("https://") and not ep.startswith("http://"):
         cfg.errors.append("chargehq.endpoint: must start with https://")
-        cfg.data["chargehq"]["endpoint"] = DEFAULT_ENDPOINT
+        ch["endpoint"] = DEFAULT_ENDPOINT
     _validate_source(raw.get("source"), cfg, deep)
     if cfg.problem is None:
         if not cfg.data["chargehq"]["api_key"]:
@@ -179,35 +189,27 @@ def _validate_source(src, cfg, deep):
 _SOURCE_MODULES = {"simulated": "simulated", "atm90e32": "ct_check", "modbus": "modbus_check"}
 
 
-def load(path=PATH):
-    """-> Config (never raises)."""
+MAX_BYTES = const(16384)  # a config with several Modbus devices is ~2 KB: larger is not a config
+
+
+def load(path=PATH, log=None):
+    """-> Config (never raises). A file that cannot be used (too large, not UTF-8, not JSON,
+    nested too deep) is kept as <path>.bad and the device starts in set-up mode."""
+    from app.statefile import read_json
     cfg = Config()
-    text = None
-    for name in (path, path + ".tmp"):
-        try:
-            with open(name, "rb") as f:  # bytes: a corrupt file must not raise while reading
-                text = f.read()
+    raw = why = None
+    for name in (path, path + ".tmp"):  # .tmp: a power cut between the two steps of save()
+        raw, why = read_json(name, MAX_BYTES, log)
+        if raw is not None or why is not None:
             break
-        except OSError:
-            pass
-    if text is None:
+    if why is not None:
+        cfg.problem = "config file cannot be used (%s)%s" % (
+            why, "" if why.startswith("too large for the free") else ": kept as %s.bad" % name)
+        return cfg
+    if raw is None:
         cfg.problem = "no config file (%s)" % path
         return cfg
-    try:
-        raw = json.loads(text.decode())
-    except (ValueError, UnicodeError, RuntimeError):  # RuntimeError: nesting too deep
-        cfg.problem = "config file is not valid JSON"
-        _keep_bad(path)
-        return cfg
     return validate(raw, cfg)
-
-
-def _keep_bad(path):
-    # Keep the corrupt file for inspection; set-up writes a fresh one.
-    try:
-        os.rename(path, path + ".bad")
-    except OSError:
-        pass
 
 
 def save(data, path=PATH):
@@ -231,8 +233,28 @@ def masked(data):
     for sec, part in data.items():
         if isinstance(part, dict):
             part = dict(part)
-            for k in ("api_key", "password", "admin_password"):
+            for k in SECRET_KEYS:
                 if k in part:
                     part[k] = mask(part[k])
         out[sec] = part
+    return out
+
+
+def warnings(cfg):
+    """What the owner must know about the settings (console at boot, status page)."""
+    if cfg.data["chargehq"]["endpoint"].startswith("http://"):
+        return ["the Charge HQ endpoint is http://: the API key is sent unencrypted "
+                "(chargehq.allow_http is on)"]
+    return []
+
+
+def secret_values(data):
+    """Every secret set in a config dict (SECRET_KEYS, one level of sections deep)."""
+    out = []
+    for part in data.values():
+        if isinstance(part, dict):
+            for k in SECRET_KEYS:
+                v = part.get(k)
+                if isinstance(v, str) and v:
+                    out.append(v)
     return out

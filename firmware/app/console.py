@@ -13,12 +13,13 @@ import select
 import sys
 from micropython import const
 from app import clock
+from app.config import SECRET_KEYS
 
 _POLL_MS = const(50)       # how often stdin is looked at (nothing waits on it)
 _MAX_LINE = const(160)
 _PROMPT = "> "
-SECRET_NAMES = ("api_key", "password", "admin_password")
-_SECRET_BYTES = (b"api_key", b"password", b"admin_password")
+SECRET_NAMES = SECRET_KEYS  # the one list (app.config)
+_SECRET_BYTES = tuple(k.encode() for k in SECRET_KEYS)
 _NEED_APP = ("status", "watch", "push", "energy", "calibrate", "portal", "update")
 _MODULES = {"update": "console_ota", "config": "console_set", "set": "console_set", "wifi": "console_set",
             "calibrate": "console_cal"}  # where a command lives (else console_cmds)

@@ -23,12 +23,10 @@ class Log:
         self._n = 0      # records held
         self.count = 0   # records ever added (the console shows what is new)
         self.echo = echo
-        self.secrets = []  # strings never to print (the API key); filled by the app
+        self.secrets = []  # strings never to print (every secret setting); filled by the app
 
     def _add(self, level, msg):
-        for s in self.secrets:
-            if s and s in msg:
-                msg = msg.replace(s, mask(s))
+        msg = scrub(msg, self.secrets)
         self._store(level, msg)
         self.count += 1
         if self.echo:
@@ -95,6 +93,39 @@ def _utf8_cut(msg):
     while end and (data[end] & 0xC0) == 0x80:  # a continuation byte: back to the character's start
         end -= 1
     return data[:end]
+
+
+def hide(log, values):
+    """Never print these strings (secrets) in `log` (a Log, or a test's stand-in with .secrets):
+    masked in every line from now on."""
+    for v in values:
+        if v and v not in log.secrets:
+            log.secrets.append(v)
+
+
+_PART = const(8)       # this many leading characters of a long secret count as the secret
+_PART_FROM = const(16)  # secrets at least this long (keys): short ones are matched whole only
+
+
+def scrub(text, secrets):
+    """`text` with every secret masked, and also the start of a long one cut short (a server's
+    answer is kept to its first bytes and may itself echo a truncated key)."""
+    for s in secrets:
+        if not s:
+            continue
+        if s in text:
+            text = text.replace(s, mask(s))
+        if len(s) < _PART_FROM:
+            continue
+        head = s[:_PART]
+        i = text.find(head)
+        while i >= 0:
+            n = _PART
+            while i + n < len(text) and n < len(s) and text[i + n] == s[n]:
+                n += 1
+            text = text[:i] + "****" + text[i + n:]
+            i = text.find(head, i + 4)
+    return text
 
 
 def mask(secret):

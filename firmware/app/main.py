@@ -25,11 +25,14 @@ async def _main(app, log):
     # portal unless a web server (the status page) already listens on every interface.
     setup = setup_mode.SetupAP(cfg, log, http=lambda: not getattr(app, "web_running", False), app=app)
     sup = Supervisor.from_config(cfg, log, setup)
+    app.wifi_sup = sup
+    # before the first join: a set-up network opened during it must leave the port to the status
+    # page (it serves the set-up network's phones too), or the LAN page was lost until a restart
+    services = _services(app, log)
     await sup.step()  # the first join (bounded), before sampling and pushing start
     app.wifi = sup.sta
-    app.wifi_sup = sup
     app.open_portal = sup.open_setup_now  # console `portal`
-    await app.run(sup.run(), *_services(app, log))
+    await app.run(sup.run(), *services)
 
 
 def _services(app, log):
@@ -43,6 +46,7 @@ def _services(app, log):
         try:
             from app.statuspage import status_service
             out.append(status_service(app, log))
+            app.web_running = True  # it will listen on every interface: see status_service
         except (ImportError, MemoryError) as e:  # the meter and the pushes go on without it
             log.error("status page not started: %s: %s (deploy lib/microdot)" % (
                 type(e).__name__, e))
@@ -81,8 +85,10 @@ async def _console_on_key(cfg, log):
 def run():
     log = Log()
     log.info("boot: %s" % reset_cause_text())
-    cfg = config.load()
-    for e in cfg.errors:
+    cfg = config.load(log=log)
+    from app.log import hide
+    hide(log, config.secret_values(cfg.data))  # set-up mode too: a Wi-Fi password already set
+    for e in cfg.errors + config.warnings(cfg):
         log.warn("config: " + e)
     if cfg.needs_setup:
         try:

@@ -79,6 +79,8 @@ class Pusher:
             self.on_attempt()
         status = None
         try:
+            if not ch["endpoint"].startswith("https://") and not ch["allow_http"]:
+                raise https_post.HttpError("an http:// endpoint needs chargehq.allow_http: the key would go unencrypted")
             ctx = self._context(https_post, ch["ca_file"]) if ch["endpoint"].startswith("https://") else None
             status, head = await https_post.post(ch["endpoint"], body, ctx=ctx, headers=_JSON,
                                                  timeout_ms=ch["timeout_s"] * 1000)
@@ -88,14 +90,18 @@ class Pusher:
                 return True
             why = "HTTP %d %s" % (status, _printable(head))
         except https_post.HttpError as e:
-            why = str(e)
+            why = str(e)[:120]
         except OSError as e:  # e.g. the CA file is missing
             why = "cannot read CA file %s (%s)" % (ch["ca_file"], e)
         except ValueError as e:
             why = "bad CA file %s: %s" % (ch["ca_file"], e)
         except MemoryError:
             why = "out of memory during the request"
-        self._done_fail(status, why)
+        # a server's text may echo the key ("invalid apiKey ..."): scrubbed before it is kept,
+        # logged or shown on the status page and /api/status
+        from app.config import secret_values
+        from app.log import scrub
+        self._done_fail(status, scrub(why, secret_values(self.cfg.data)))
         return False
 
     def _context(self, https_post, ca_file):

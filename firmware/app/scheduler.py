@@ -42,7 +42,9 @@ class App:
         self.wifi = None
         self.wdt = None
         self.reset_cause = "unknown"  # set by app.main
-        log.secrets.append(cfg.get("chargehq", "api_key"))
+        from app.config import secret_values
+        from app.log import hide
+        hide(log, secret_values(cfg.data))  # every secret setting, masked in the log
 
     # --- sampling -------------------------------------------------------------------------
     async def _start_source(self):
@@ -267,6 +269,7 @@ class App:
             "free_heap": gc.mem_free(),
             "reset_cause": self.reset_cause,
             "clock_synced": clock.is_synced(),
+            "warnings": _warnings(self.cfg),
         }
 
     # --- network and clock ----------------------------------------------------------------
@@ -327,6 +330,11 @@ def _kw(w):
 
 def _kw_num(w):
     return None if w is None else w / 1000
+
+
+def _warnings(cfg):
+    from app.config import warnings
+    return warnings(cfg)
 
 
 def _rssi(wlan):

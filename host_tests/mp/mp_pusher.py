@@ -28,7 +28,7 @@ https_post.post = fake_post
 https_post.tls_context = lambda der: object()
 
 cfg = config.validate({"wifi": {"ssid": "x"}, "chargehq": {"api_key": "k", "push_interval_s": 60,
-                       "endpoint": "http://127.0.0.1:1/x"}, "source": {"type": "simulated"}})
+                       "endpoint": "http://127.0.0.1:1/x", "allow_http": True}, "source": {"type": "simulated"}})
 log = ListLog()
 p = Pusher(cfg, log)
 check(p.due_in_ms() <= 0, "first push at once after power-on")
