@@ -210,7 +210,7 @@ def test_set_up_through_the_portal_then_runs(tmp_path):
             try:
                 c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=20)
                 c.request("POST", "/save", body=urllib.parse.urlencode(form),
-                          headers={"Host": "127.0.0.1:%d" % http_port,
+                          headers={"Host": "127.0.0.1:%d" % http_port, "Origin": "http://127.0.0.1:%d" % http_port,
                                    "Content-Type": "application/x-www-form-urlencoded"})
                 break
             except ConnectionRefusedError:

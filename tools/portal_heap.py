@@ -93,7 +93,9 @@ def run_setup(image, heap, show=False, micropython=None):
     def fetch(path, form=None):
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         try:
-            with opener.open(urllib.request.Request(url + path, data), timeout=10) as r:
+            # a browser's form post names its page (the portal refuses posts from other sites)
+            req = urllib.request.Request(url + path, data, {"Origin": url} if data is not None else {})
+            with opener.open(req, timeout=10) as r:
                 body = r.read().decode("utf-8", "replace")
                 steps.append((path, r.status))
                 return r.status, body

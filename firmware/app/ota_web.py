@@ -9,32 +9,25 @@
 # tools/ota.py is the client (make ota). Files stream to flash in 1 KB pieces: app.portal's Web
 # lets /api/ota requests be up to ota.MAX_FILE bytes and leaves their body unread.
 import asyncio
-import time
-from micropython import const
 
-_MAX_WRONG = const(10)
-_LOCK_MS = const(60000)
 HEADER = "X-Meter-OTA"
-_wrong = [0, 0]  # wrong passwords in a row, ticks of the last one
 
 
 def _refused(app, req, api):
     """-> None when the request may update the device, else the response."""
-    from app.statuspage import authorized
+    from app.statuspage import authorized, GUARD, LOCK_MS
     pw = app.cfg.get("device", "admin_password")
     if not pw:
         return {"error": "no admin password is set (device.admin_password): updates are off"}, 403
-    if _wrong[0] >= _MAX_WRONG:
-        if time.ticks_diff(time.ticks_ms(), _wrong[1]) < _LOCK_MS:
-            return {"error": "too many wrong passwords: try again later"}, 429, {"Retry-After": str(_LOCK_MS // 1000)}
-        _wrong[0] = 0
+    ip = _who(req)
+    if GUARD.locked(ip):  # counted per client address with /settings: a guesser locks out only itself
+        return {"error": "too many wrong passwords: try again later"}, 429, {"Retry-After": str(LOCK_MS // 1000)}
     if not authorized(req, pw):
         if req.headers.get("Authorization"):
-            _wrong[0] += 1
-            _wrong[1] = time.ticks_ms()
+            GUARD.wrong(ip)
         return ({"error": "admin password required"}, 401,
                 {"WWW-Authenticate": 'Basic realm="meter settings"'})
-    _wrong[0] = 0
+    GUARD.right(ip)
     if api and req.method != "GET" and req.headers.get(HEADER) != "1":
         return {"error": "missing header %s: 1" % HEADER}, 400
     return None

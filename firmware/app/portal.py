@@ -11,15 +11,21 @@
 # tools/build_microdot.py): compiling it from source does not fit a 64 KB heap. Page text lives in
 # web/*.html (flash), streamed piece by piece, so a page never has to fit in RAM whole.
 import asyncio
+import errno
 import gc
 import sys
+import time
 from micropython import const
 from microdot import Microdot, Request, Response
 from app import config
 
 MAX_BODY = const(4096)       # a set-up form is < 1 KB: anything above gets 413
 _CONN_TIMEOUT_S = const(15)  # a client that sends nothing must not hold a socket forever
+_REQUEST_MS = const(8000)    # the whole request (line, headers, body) must arrive within this
+_STALE_MS = const(5000)      # at the cap with nobody still sending: one answered this long is dropped
 _MAX_CONNS = const(4)        # phones open many connections at once; lwIP has few sockets
+_MAX_LINES = const(40)       # request line + header lines
+_READ = const(512)           # bytes read at a time while the request comes in
 _CHUNK = const(1024)
 _DRAIN = const(8192)
 # loaded for one request in set-up mode, dropped after it (see Web.forget)
@@ -116,9 +122,85 @@ def _parts(head, body):
             yield part
 
 
+class _Conn:
+    """One client connection, and its stream as Microdot reads the request from it. Microdot's
+    own readline (MicroPython's StreamReader) grows a line without limit, copying it on every
+    read, and waits for it without a deadline: a slow or endless header line held a socket and
+    stalled the event loop. Here a line is cut at Request.max_readline (Microdot answers 400),
+    at most _MAX_LINES lines are read, a Content-Length that is not a plain number is refused at
+    once (400), and everything up to the end of the body must arrive within _REQUEST_MS (else the
+    connection is closed)."""
+
+    def __init__(self, stream):
+        self.s = stream
+        self.buf = b""
+        self.pos = 0  # what is read from buf so far (lines are cut out, the rest is not copied)
+        self.lines = 0
+        self.start = time.ticks_ms()
+        self.receiving = True  # still sending its request: the first to go when all are taken
+        self.task = asyncio.current_task()
+
+    async def _more(self):
+        """Read more into buf (what is left of it kept); -> False at the end of the stream."""
+        if self.receiving:
+            left = _REQUEST_MS - time.ticks_diff(time.ticks_ms(), self.start)
+            if left <= 0:
+                raise OSError(errno.ETIMEDOUT)  # Microdot passes it on: we close the socket
+            try:
+                data = await asyncio.wait_for_ms(self.s.read(_READ), left)
+            except asyncio.TimeoutError:
+                raise OSError(errno.ETIMEDOUT)
+        else:
+            data = await self.s.read(_READ)
+        if not data:
+            return False
+        self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
+        self.pos = 0
+        return True
+
+    async def readline(self):
+        self.lines += 1
+        if self.lines > _MAX_LINES:
+            raise ValueError("too many header lines")
+        limit = Request.max_readline
+        while True:
+            i = self.buf.find(b"\n", self.pos)
+            if i >= 0:
+                line = self.buf[self.pos:i + 1]
+                self.pos = i + 1
+                break
+            if len(self.buf) - self.pos > limit or not await self._more():
+                # too long (Microdot refuses it), or the end: what there is
+                line = self.buf[self.pos:]
+                self.buf = b""
+                self.pos = 0
+                return line
+        if line[:15].lower() == b"content-length:" and not line[15:].strip().isdigit():
+            raise ValueError("bad Content-Length")
+        return line
+
+    async def read(self, n=-1):
+        if self.pos >= len(self.buf) and not await self._more():
+            return b""
+        end = len(self.buf) if n < 0 else min(len(self.buf), self.pos + n)
+        data = self.buf[self.pos:end]
+        self.pos = end
+        return data
+
+    async def readexactly(self, n):
+        out = b""
+        while len(out) < n:
+            data = await self.read(n - len(out))
+            if not data:
+                raise EOFError()
+            out += data
+        return out
+
+
 class Web(Microdot):
-    """Microdot with a deadline per connection, a cap on connections held at once, and (set-up
-    mode) modules loaded for one request dropped after it."""
+    """Microdot with a deadline per connection, a cap on connections held at once (the oldest
+    one still sending its request dropped first), bounded request reading (see _Conn), and
+    (set-up mode) modules loaded for one request dropped after it."""
 
     def __init__(self, cfg, log, app=None, wlan=None, on_saved=None):
         super().__init__()
@@ -130,31 +212,53 @@ class Web(Microdot):
         self.on_saved = on_saved
         self.setup = app is None
         self.state = {"join": None, "why": None, "ip": None, "ssid": None, "nets": None, "scanned": None}
-        self.conns = 0
+        self.conns = []  # _Conn, oldest first
+        self.dropped = 0  # connections closed to make room (a slow or idle client)
         self.paths = {}
         self.keep = set(sys.modules) if self.setup else None
 
+    def _admit(self, conn):
+        """Room for a new connection: at the cap, the oldest one still sending its request goes
+        (an idle or slowloris socket), else the oldest answered for over _STALE_MS (a client
+        that does not read). -> False when all are busy and fresh: the new one is refused."""
+        if len(self.conns) >= _MAX_CONNS:
+            victim = None
+            for c in self.conns:
+                if c.receiving:
+                    victim = c
+                    break
+            if victim is None:
+                c = self.conns[0]
+                if time.ticks_diff(time.ticks_ms(), c.start) > _STALE_MS:
+                    victim = c
+            if victim is None:
+                return False
+            self.conns.remove(victim)
+            self.dropped += 1
+            if victim.task is not None:
+                victim.task.cancel()
+        self.conns.append(conn)
+        return True
+
     async def handle_request(self, reader, writer):
-        if self.conns >= _MAX_CONNS:
-            try:
-                await writer.aclose()
-            except Exception:
-                pass
+        conn = _Conn(reader)
+        if not self._admit(conn):
+            _close(writer)
             return
-        self.conns += 1
         try:
-            await asyncio.wait_for(super().handle_request(reader, writer), _CONN_TIMEOUT_S)
+            await asyncio.wait_for(super().handle_request(conn, writer), _CONN_TIMEOUT_S)
         except Exception:  # timeout, reset by the peer, out of memory for this request
-            try:
-                await writer.aclose()
-            except Exception:
-                pass
-        finally:
-            self.conns -= 1
+            pass
+        finally:  # also when dropped for a newer one (cancelled)
+            _close(writer)
+            if conn in self.conns:
+                self.conns.remove(conn)
             self.forget()  # another request may still use them: it keeps its own references
             gc.collect()
 
     async def dispatch_request(self, req):
+        if req is not None and isinstance(req.sock[0], _Conn):
+            req.sock[0].receiving = False  # the request is in: being answered now
         if req and req.path.startswith("/api/ota/"):  # update files: streamed to flash by app.ota
             from app.ota import MAX_FILE
             req.max_content_length = MAX_FILE
@@ -191,11 +295,49 @@ class Web(Microdot):
                         pass
 
 
+def _close(writer):
+    try:  # at once: MicroPython's aclose() only closes the socket too, but must be awaited
+        s = getattr(writer, "s", None)
+        s.close() if s is not None else writer.close()
+    except Exception:
+        pass
+
+
+def _quiet(exc):
+    # Microdot prints a traceback for every request it cannot parse: a hostile client could
+    # flood the serial console with them. A client's junk is answered (400) without a word.
+    if not isinstance(exc, (ValueError, UnicodeError, EOFError, IndexError)):
+        print("web: %s: %s" % (type(exc).__name__, exc))
+
+
+_md = sys.modules.get("microdot.microdot")
+if _md is not None:
+    setattr(_md, "print_exception", _quiet)  # the module's own name for it, looked up per call
+
+
 def peer_ip(addr):
     # ("192.168.4.2", 51234) on the ESP32; a raw sockaddr_in (bytes) on the unix port
     if isinstance(addr, (bytes, bytearray)):
         return "%d.%d.%d.%d" % tuple(addr[4:8]) if len(addr) >= 8 else ""
     return addr[0] if addr else ""
+
+
+def same_site(req):
+    """True when a state-changing request comes from this device's own page: its Origin (or, when
+    a browser sends none, its Referer) names the address the request was sent to. Anything else
+    is refused, `Origin: null` (a page served with Referrer-Policy: no-referrer, a sandboxed
+    frame, a file) and a request with neither header included: another site's page in the
+    owner's browser could otherwise post the settings form with the browser's saved admin
+    password. Scripts send `Origin: http://<device>` themselves."""
+    host = req.headers.get("Host")
+    src = req.headers.get("Origin")
+    if src is None:
+        src = req.headers.get("Referer")
+    if not host or not src or not src.startswith("http://"):
+        return False
+    rest = src[7:]
+    i = rest.find("/")
+    return (rest if i < 0 else rest[:i]) == host
 
 
 def portal_ip(req):
@@ -231,10 +373,12 @@ def make(cfg, log, app=None, port=80, wlan=None, on_saved=None):
         host = req.headers.get("Host")
         if setup and host and host != url(req)[7:-1]:  # a phone asking another site: send it here
             return to_portal(req)
-        if req.method == "POST":
-            origin = req.headers.get("Origin")
-            if origin and origin != "null" and origin.split("://", 1)[-1] != host:
-                return page("Refused", '<p class="err">A form from another site was refused.</p>', 403)
+        # (/api/ota/...: its handler requires the X-Meter-OTA header instead, which no form can
+        # send and no other site's script either: the device never answers a CORS preflight)
+        if req.method not in ("GET", "HEAD", "OPTIONS") and not same_site(req) and \
+                not req.path.startswith("/api/ota/"):
+            return page("Refused", '<p class="err">A form from another site was refused: settings change '
+                        "only from this meter's own pages.</p>", 403)
 
     # The OS probes need no route of their own: every unknown path is redirected (see above).
 

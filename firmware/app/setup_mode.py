@@ -46,13 +46,14 @@ def ap_password(configured, log=None):
             return configured
         if log:
             log.warn("config: portal.ap_password must be 8..63 characters: using this device's own")
-    try:
-        with open(_KEY_FILE) as f:
-            key = f.read().strip()
-        if 8 <= len(key) <= 63:
+    from app.statefile import read_text
+    key = read_text(_KEY_FILE, 128, log)  # not UTF-8, too large: kept aside, a new one made
+    if key is not None:
+        key = key.strip()
+        if 8 <= len(key) <= 63 and all(" " < c < "\x7f" for c in key):
             return key
-    except OSError:
-        pass
+        if log:
+            log.warn("%s: not a usable password: a new one is made" % _KEY_FILE)
     key = _new_key()
     try:
         with open(_KEY_FILE, "w") as f:
@@ -93,6 +94,9 @@ class SetupAP:
         self.log = log
         self.essid = ap_name(p["ap_name"])
         self.password = ap_password(p["ap_password"], log)
+        if hasattr(log, "secrets"):
+            from app.log import hide
+            hide(log, (self.password,))  # the console shows it once (say), the log ring never
         self.http_port = p["http_port"]
         self.dns_port = p["dns_port"]
         self.http = http  # False (or a function saying so) when a web server already listens everywhere
@@ -105,6 +109,7 @@ class SetupAP:
         self.active = False
         self.dns = None
         self._tasks = []
+        self._web = None          # the portal's own web server task, when it runs one
         self._last_use = time.ticks_ms()
         self._last_client = None
         self._dns_seen = 0
@@ -188,10 +193,16 @@ class SetupAP:
                 if self.dns is not None:
                     self.dns.close()
                 self.dns = None
-        if self.http() if callable(self.http) else self.http:
-            self._tasks.append(asyncio.create_task(self._run(
-                "web portal", self._http())))
+        self.start_http()
         return True
+
+    def start_http(self):
+        """The set-up portal's own web server, unless another one (the status page) already
+        listens on every interface, or this one runs."""
+        if not self.active or self._web is not None or not (self.http() if callable(self.http) else self.http):
+            return
+        self._web = asyncio.create_task(self._run("web portal", self._http()))
+        self._tasks.append(self._web)
 
     def _http(self):
         if self.app is not None:
@@ -219,6 +230,7 @@ class SetupAP:
         for t in self._tasks:
             t.cancel()
         self._tasks = []
+        self._web = None
         if self.dns is not None:
             self.dns.close()
             self.dns = None

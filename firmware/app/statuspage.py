@@ -7,6 +7,8 @@ from app.portal import esc, page, serve
 
 _MAX_WRONG = const(10)    # wrong admin passwords in a row before the settings lock for a while
 _LOCK_MS = const(60000)
+LOCK_MS = _LOCK_MS  # (app.ota_web: the same lock)
+_MAX_TRACKED = const(16)  # client addresses whose wrong passwords are counted at once
 
 # (label, status key, unit) in page order
 _ROWS = (("Production", "production_kw", "kW"), ("Consumption", "consumption_kw", "kW"),
@@ -31,6 +33,8 @@ def _uptime(s):
 
 
 def html_parts(st):
+    for w in st.get("warnings") or ():
+        yield '<p class="err">Warning: %s</p>' % esc(w)
     if st["meter_ok"]:
         yield ('<p class="ok">Meter: %s, reading %s s old</p>' % (esc(st["source"]), esc(st["reading_age_s"])))
     else:
@@ -101,11 +105,42 @@ def setup_client(app, req):
 
 
 class _Guard:
-    """Wrong admin passwords in a row, and when the last one came."""
+    """Wrong admin passwords in a row, per client address: one guesser on the LAN locks out
+    only itself, never the owner. A few addresses are tracked (RAM); when more guess at once,
+    the one that guessed longest ago is forgotten."""
 
     def __init__(self):
-        self.wrong = 0
-        self.since = time.ticks_ms()
+        self.by_ip = {}  # ip -> [wrong in a row, ticks of the last wrong one]
+
+    def locked(self, ip):
+        g = self.by_ip.get(ip)
+        if g is None or g[0] < _MAX_WRONG:
+            return False
+        if time.ticks_diff(time.ticks_ms(), g[1]) < _LOCK_MS:
+            return True
+        del self.by_ip[ip]  # the lock has run out: a fresh start
+        return False
+
+    def wrong(self, ip):
+        g = self.by_ip.get(ip)
+        if g is None:
+            if len(self.by_ip) >= _MAX_TRACKED:
+                now = time.ticks_ms()
+                oldest = None
+                for k, v in self.by_ip.items():
+                    if oldest is None or time.ticks_diff(now, v[1]) > time.ticks_diff(now, self.by_ip[oldest][1]):
+                        oldest = k
+                del self.by_ip[oldest]
+            g = self.by_ip[ip] = [0, 0]
+        g[0] += 1
+        g[1] = time.ticks_ms()
+
+    def right(self, ip):
+        if ip in self.by_ip:
+            del self.by_ip[ip]
+
+
+GUARD = _Guard()  # one count per client address for every password-protected page (/settings, updates)
 
 
 def register(web, app):
@@ -119,9 +154,17 @@ def register(web, app):
         return page("Charge HQ meter", html_parts(_status(app)), refresh=10)
 
     def api_status(req):
-        return _status(app), 200, {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
+        # no Access-Control-Allow-Origin: another site's page in a LAN browser must not read the
+        # device's state (push results, Wi-Fi, errors); evcc and Home Assistant are not browsers
+        return _status(app), 200, {"Cache-Control": "no-store"}
 
-    guard = _Guard()
+    def api_readings(req):
+        # the public readings only (power and energy): any page may read these (dashboards)
+        st = app.status()
+        return (dict((k, st.get(k)) for _l, k, _u in _ROWS), 200,
+                {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
+
+    guard = GUARD
 
     async def settings(req):
         if not setup_client(app, req):  # on the set-up network: no admin password (see there)
@@ -129,18 +172,17 @@ def register(web, app):
             if not pw:
                 return page("Settings locked", "<p>No admin password is set: set <code>device.admin_password"
                             "</code> with the serial console, then reload.</p>", 403)
-            if guard.wrong >= _MAX_WRONG:  # guessing: locked for a while, right password or not
-                if time.ticks_diff(time.ticks_ms(), guard.since) < _LOCK_MS:
-                    return ("Too many wrong passwords: try again later.", 429,
-                            {"Retry-After": str(_LOCK_MS // 1000)})
-                guard.wrong = 0
+            from app.portal import peer_ip
+            ip = peer_ip(req.client_addr)
+            if guard.locked(ip):  # guessing: locked for a while, right password or not
+                return ("Too many wrong passwords: try again later.", 429,
+                        {"Retry-After": str(_LOCK_MS // 1000)})
             if not authorized(req, pw):
                 if req.headers.get("Authorization"):
-                    guard.wrong += 1
-                    guard.since = time.ticks_ms()
+                    guard.wrong(ip)
                 return ("Admin password required", 401,
                         {"WWW-Authenticate": 'Basic realm="meter settings"', "Content-Type": "text/plain"})
-            guard.wrong = 0
+            guard.right(ip)
         if req.method == "GET":
             from app import webforms
             return webforms.form_page(web)
@@ -149,6 +191,7 @@ def register(web, app):
 
     web.on("/", index)
     web.on("/api/status", api_status)
+    web.on("/api/readings", api_readings)
     web.on("/settings", settings, ("GET", "POST"))
     from app import ota_web  # over-the-air updates: /api/ota..., /update
     ota_web.register(web, app)
@@ -171,5 +214,9 @@ async def status_service(app, log):
         await serve(cfg, log, app, "0.0.0.0", port)
     except OSError as e:  # the port is taken: the meter runs on without its page
         log.error("status page: cannot listen on port %d: %s" % (port, e))
+        app.web_running = False
+        ap = getattr(getattr(app, "wifi_sup", None), "setup", None)
+        if ap is not None and ap.active:  # the set-up network relied on this server: its own now
+            ap.start_http()
     finally:
         app.web_running = False

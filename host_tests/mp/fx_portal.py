@@ -1,7 +1,8 @@
 # The web server under MicroPython, driven from CPython by host_tests/test_portal.py and
 # test_portal_browser.py. argv: PORT MODE [debug]; MODE = setup (unprovisioned portal) | status
 # (a running App). Prints "PORTAL-READY <port>" once listening. Test-only routes: /_test/mem (the
-# live heap) and /_test/finish (runs fx_portal_checks.py, prints PORTAL-HEAP and MPTEST-DONE,
+# live heap), /_test/lag (with `lag`: the longest event-loop stall since the last ask, and the
+# connections dropped to make room) and /_test/finish (runs fx_portal_checks.py, prints PORTAL-HEAP and MPTEST-DONE,
 # stops). Kept small: the heap it uses is counted in the portal's figure.
 import asyncio
 import gc
@@ -103,6 +104,23 @@ async def main():
     web.on("/_test/finish", finish)
 
     tasks = [asyncio.create_task(portal.run(web, "127.0.0.1", PORT, log))]
+    if "lag" in sys.argv:  # how long the event loop was held at most (test_security)
+        import time
+        gap = [0]
+
+        async def ticker():
+            last = time.ticks_ms()
+            while True:
+                await asyncio.sleep_ms(5)
+                now = time.ticks_ms()
+                gap[0] = max(gap[0], time.ticks_diff(now, last))
+                last = now
+        tasks.append(asyncio.create_task(ticker()))
+
+        def lag(req):
+            most, gap[0] = gap[0], 0
+            return "%d %d" % (most, getattr(web, "dropped", -1))
+        web.on("/_test/lag", lag)
     if DEBUG:
         async def watch():
             while True:
