@@ -9,7 +9,7 @@ import pytest
 
 from mp import ROOT
 
-PARTS = ["push", "ct", "modbus", "state", "powercuts", "ota", "dns", "http"]
+PARTS = ["push", "ct", "modbus", "state", "boot", "powercuts", "ota", "dns", "http"]
 
 
 @pytest.mark.parametrize("part", PARTS)

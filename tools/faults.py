@@ -6,6 +6,8 @@ In one run, on the MicroPython unix port with the ESP32 stand-ins:
 - meters: SPI garbage, absent chip, chip resets, over-range current (ATM90E32 chip model);
   Modbus timeouts, CRC errors, exceptions, garbage, wrong slave (pymodbus peer on a pty);
 - state: corrupt config files, corrupt RTC memory and flash records;
+- boot: every state file the firmware reads at boot mutated (tools/faults_boot.py), the whole
+  firmware must come up in running or set-up mode;
 - the whole firmware: Wi-Fi drops, server errors, a 60 s stall, a failing meter, with the
   fake Charge HQ refusing (429) any two pushes less than 30 s apart;
 - power cuts at random moments (SIGKILL of the simulated chip), totals checked after each;
@@ -40,9 +42,9 @@ MICROPYTHON = str(ROOT / ".venv" / "bin" / "micropython")  # --micropython repla
 SIM_ARGV = []  # --micropython: passed on to every simulated device
 STUBS = ROOT / "host_tests" / "stubs"
 
-FULL = {"push": 400, "ct": 250, "modbus": 200, "state": 400, "soak": 1, "powercuts": 200,
+FULL = {"push": 400, "ct": 250, "modbus": 200, "state": 400, "boot": 280, "soak": 1, "powercuts": 200,
         "ota": 200, "dns": 100000, "http": 10000}
-SHORT = {"push": 25, "ct": 10, "modbus": 14, "state": 200, "soak": 0, "powercuts": 12,
+SHORT = {"push": 25, "ct": 10, "modbus": 14, "state": 200, "boot": 24, "soak": 0, "powercuts": 12,
          "ota": 8, "dns": 3000, "http": 300}
 PARTS = tuple(FULL)
 
@@ -538,7 +540,18 @@ def part_ota(tmp, n, seed):
     return faults_ota.part_ota(tmp, n, seed, Result, _pushes, SIM_ARGV)
 
 
+def part_boot(tmp, n, seed):
+    import fake_chargehq
+    import faults_boot
+    srv, url, ca = fake_chargehq.serve(str(tmp / "boot-chq"), 0, 0, out=open(os.devnull, "w"))
+    try:
+        return faults_boot.part_boot(tmp, n, seed, make_device, Result, ca, url)
+    finally:
+        srv.shutdown()
+
+
 PART_FUNCS = {"ota": part_ota, "push": part_push, "ct": part_ct, "modbus": part_modbus, "state": part_state,
+              "boot": part_boot,
               "soak": part_soak, "powercuts": part_powercuts, "dns": part_dns, "http": part_http}
 
 
