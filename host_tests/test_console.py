@@ -102,7 +102,7 @@ def test_console_commands_through_a_pty(tmp_path):
     state.mkdir()
     # the simulated site runs 60x fast so the energy totals move within seconds
     (state / "config.json").write_text(json.dumps({
-        "wifi": {"ssid": "HomeNet", "password": "simulated"}, "chargehq": {"api_key": KEY},
+        "wifi": {"ssid": "HomeNet", "password": "sim-wifi-pass"}, "chargehq": {"api_key": KEY},
         "source": {"type": "simulated", "speed": 60, "start_hour": 10, "battery": False}}))
     term = Terminal([sys.executable, str(ROOT / "tools" / "sim.py"), "--console", "--state-dir",
                      str(state), "--chq-dir", str(chq), "--interval", "3600", "--quiet-server"])
