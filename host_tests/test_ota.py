@@ -92,6 +92,7 @@ def _post_form(m, path, fields, password=ota_fx.PASSWORD):
     import urllib.request
     req = urllib.request.Request(m.url(path), data=urllib.parse.urlencode(fields).encode())
     req.add_header("Authorization", "Basic " + base64.b64encode(("admin:" + password).encode()).decode())
+    req.add_header("Origin", m.url(""))  # as the browser posting the device's own form (others: 403)
     with urllib.request.urlopen(req, timeout=10) as r:
         return r.status, r.read().decode()
 

@@ -7,7 +7,7 @@ def load(name, folder="boards"):
         return None
     if "/" in name or "." in name:
         raise ValueError("board name %r is not a plain name" % name)
-    from app.statefile import read_bytes, parse_json
+    from app.statefile import read_bytes, parse_json, unload
     path = "%s/%s.json" % (folder, name)
     try:
         raw = read_bytes(path, 8192)
@@ -15,10 +15,12 @@ def load(name, folder="boards"):
         raw = None
     except ValueError as e:
         raise ValueError("board profile %s: %s" % (path, e))
+    finally:
+        unload()
     if raw is None:
         raise ValueError("board profile %s not found" % path)
     try:
-        board = parse_json(raw.decode())
+        board = parse_json(raw.decode())  # (the function stays usable: it holds its module's globals)
     except (ValueError, UnicodeError):
         raise ValueError("board profile %s is not valid JSON" % path)
     if not isinstance(board, dict):

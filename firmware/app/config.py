@@ -55,6 +55,7 @@ class Config:
         self.data = defaults()
         self.errors = []      # ["chargehq.push_interval_s: must be at least 30 (got 10)", ...]
         self.problem = None   # why set-up is needed, or None when the device can run
+        self.warnings = []    # what the owner must know (console at boot, status page)
 
     @property
     def needs_setup(self):
@@ -144,6 +145,9 @@ def validate(raw, cfg=None, deep=True):
     elif not ep.startswith("https://") and not ep.startswith("http://"):
         cfg.errors.append("chargehq.endpoint: must start with https://")
         ch["endpoint"] = DEFAULT_ENDPOINT
+    elif ep.startswith("http://"):
+        cfg.warnings.append("the Charge HQ endpoint is http://: the API key is sent unencrypted "
+                            "(chargehq.allow_http is on)")
     _validate_source(raw.get("source"), cfg, deep)
     if cfg.problem is None:
         if not cfg.data["chargehq"]["api_key"]:
@@ -195,13 +199,14 @@ MAX_BYTES = const(16384)  # a config with several Modbus devices is ~2 KB: large
 def load(path=PATH, log=None):
     """-> Config (never raises). A file that cannot be used (too large, not UTF-8, not JSON,
     nested too deep) is kept as <path>.bad and the device starts in set-up mode."""
-    from app.statefile import read_json
+    from app.statefile import read_json, unload
     cfg = Config()
     raw = why = None
     for name in (path, path + ".tmp"):  # .tmp: a power cut between the two steps of save()
         raw, why = read_json(name, MAX_BYTES, log)
         if raw is not None or why is not None:
             break
+    unload()
     if why is not None:
         cfg.problem = "config file cannot be used (%s)%s" % (
             why, "" if why.startswith("too large for the free") else ": kept as %s.bad" % name)
@@ -228,7 +233,6 @@ def save(data, path=PATH):
 
 def masked(data):
     """A copy for display: secrets masked."""
-    from app.log import mask
     out = {}
     for sec, part in data.items():
         if isinstance(part, dict):
@@ -238,14 +242,6 @@ def masked(data):
                     part[k] = mask(part[k])
         out[sec] = part
     return out
-
-
-def warnings(cfg):
-    """What the owner must know about the settings (console at boot, status page)."""
-    if cfg.data["chargehq"]["endpoint"].startswith("http://"):
-        return ["the Charge HQ endpoint is http://: the API key is sent unencrypted "
-                "(chargehq.allow_http is on)"]
-    return []
 
 
 def secret_values(data):
@@ -258,3 +254,47 @@ def secret_values(data):
                 if isinstance(v, str) and v:
                     out.append(v)
     return out
+
+
+# --- secrets in text: the log, a server's answers (here, not in app.log: loaded by every part that
+# handles a secret, and app.log is not always loaded) ---
+def hide(log, values):
+    """Never print these strings (secrets) in `log` (a Log, or a test's stand-in with .secrets):
+    masked in every line from now on."""
+    for v in values:
+        if v and v not in log.secrets:
+            log.secrets.append(v)
+
+
+_PART = const(8)       # this many leading characters of a long secret count as the secret
+_PART_FROM = const(16)  # secrets at least this long (keys): short ones are matched whole only
+
+
+def scrub(text, secrets):
+    """`text` with every secret masked, and also the start of a long one cut short (a server's
+    answer is kept to its first bytes and may itself echo a truncated key)."""
+    for s in secrets:
+        if not s:
+            continue
+        if s in text:
+            text = text.replace(s, mask(s))
+        if len(s) < _PART_FROM:
+            continue
+        head = s[:_PART]
+        i = text.find(head)
+        while i >= 0:
+            n = _PART
+            while i + n < len(text) and n < len(s) and text[i + n] == s[n]:
+                n += 1
+            text = text[:i] + "****" + text[i + n:]
+            i = text.find(head, i + 4)
+    return text
+
+
+def mask(secret):
+    """All but the last 4 characters hidden: the user can still tell which key is set."""
+    if not secret:
+        return "(not set)"
+    if len(secret) <= 4:
+        return "****"
+    return "*" * min(8, len(secret) - 4) + secret[-4:]

@@ -45,8 +45,7 @@ def _change(con, changes):
     before = config.validate(json.loads(json.dumps(raw)))
     for sec, key, v in changes:
         if key in SECRET_NAMES and v:
-            from app.log import hide
-            hide(con.log, (v,))  # never printed from now on
+            config.hide(con.log, (v,))  # never printed from now on
         if key is None:  # a whole section (`set source {...}`)
             raw[sec] = v
             continue

@@ -2,6 +2,7 @@
 import time
 from micropython import const
 from app.clock import fmt_uptime
+from app.config import mask, scrub  # (secrets live with their list; kept importable from here)
 
 _SIZE = const(4096)  # bytes of the RAM ring: ~30-40 typical lines
 _HEAD = const(6)     # a record: time (4 bytes), level (1), length (1), then the message (UTF-8)
@@ -93,45 +94,3 @@ def _utf8_cut(msg):
     while end and (data[end] & 0xC0) == 0x80:  # a continuation byte: back to the character's start
         end -= 1
     return data[:end]
-
-
-def hide(log, values):
-    """Never print these strings (secrets) in `log` (a Log, or a test's stand-in with .secrets):
-    masked in every line from now on."""
-    for v in values:
-        if v and v not in log.secrets:
-            log.secrets.append(v)
-
-
-_PART = const(8)       # this many leading characters of a long secret count as the secret
-_PART_FROM = const(16)  # secrets at least this long (keys): short ones are matched whole only
-
-
-def scrub(text, secrets):
-    """`text` with every secret masked, and also the start of a long one cut short (a server's
-    answer is kept to its first bytes and may itself echo a truncated key)."""
-    for s in secrets:
-        if not s:
-            continue
-        if s in text:
-            text = text.replace(s, mask(s))
-        if len(s) < _PART_FROM:
-            continue
-        head = s[:_PART]
-        i = text.find(head)
-        while i >= 0:
-            n = _PART
-            while i + n < len(text) and n < len(s) and text[i + n] == s[n]:
-                n += 1
-            text = text[:i] + "****" + text[i + n:]
-            i = text.find(head, i + 4)
-    return text
-
-
-def mask(secret):
-    """All but the last 4 characters hidden: the user can still tell which key is set."""
-    if not secret:
-        return "(not set)"
-    if len(secret) <= 4:
-        return "****"
-    return "*" * min(8, len(secret) - 4) + secret[-4:]

@@ -86,9 +86,8 @@ def run():
     log = Log()
     log.info("boot: %s" % reset_cause_text())
     cfg = config.load(log=log)
-    from app.log import hide
-    hide(log, config.secret_values(cfg.data))  # set-up mode too: a Wi-Fi password already set
-    for e in cfg.errors + config.warnings(cfg):
+    config.hide(log, config.secret_values(cfg.data))  # set-up mode too: a Wi-Fi password already set
+    for e in cfg.errors + cfg.warnings:
         log.warn("config: " + e)
     if cfg.needs_setup:
         try:

@@ -258,7 +258,11 @@ class Web(Microdot):
 
     async def dispatch_request(self, req):
         if req is not None and isinstance(req.sock[0], _Conn):
-            req.sock[0].receiving = False  # the request is in: being answered now
+            c = req.sock[0]
+            c.receiving = False  # the request is in: being answered now
+            c.buf = c.buf[c.pos:]  # what was read is parsed: its RAM back before the answer
+            c.pos = 0
+            gc.collect()  # the reading's small pieces gone before the handler loads its modules
         if req and req.path.startswith("/api/ota/"):  # update files: streamed to flash by app.ota
             from app.ota import MAX_FILE
             req.max_content_length = MAX_FILE
@@ -305,9 +309,9 @@ def _close(writer):
 
 def _quiet(exc):
     # Microdot prints a traceback for every request it cannot parse: a hostile client could
-    # flood the serial console with them. A client's junk is answered (400) without a word.
+    # flood the serial console with them. One line, only for what is not a client's junk.
     if not isinstance(exc, (ValueError, UnicodeError, EOFError, IndexError)):
-        print("web: %s: %s" % (type(exc).__name__, exc))
+        print("web:", repr(exc))
 
 
 _md = sys.modules.get("microdot.microdot")

@@ -99,8 +99,7 @@ class Pusher:
             why = "out of memory during the request"
         # a server's text may echo the key ("invalid apiKey ..."): scrubbed before it is kept,
         # logged or shown on the status page and /api/status
-        from app.config import secret_values
-        from app.log import scrub
+        from app.config import scrub, secret_values
         self._done_fail(status, scrub(why, secret_values(self.cfg.data)))
         return False
 

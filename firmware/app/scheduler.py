@@ -42,8 +42,7 @@ class App:
         self.wifi = None
         self.wdt = None
         self.reset_cause = "unknown"  # set by app.main
-        from app.config import secret_values
-        from app.log import hide
+        from app.config import hide, secret_values
         hide(log, secret_values(cfg.data))  # every secret setting, masked in the log
 
     # --- sampling -------------------------------------------------------------------------
@@ -269,7 +268,7 @@ class App:
             "free_heap": gc.mem_free(),
             "reset_cause": self.reset_cause,
             "clock_synced": clock.is_synced(),
-            "warnings": _warnings(self.cfg),
+            "warnings": self.cfg.warnings,
         }
 
     # --- network and clock ----------------------------------------------------------------
@@ -330,11 +329,6 @@ def _kw(w):
 
 def _kw_num(w):
     return None if w is None else w / 1000
-
-
-def _warnings(cfg):
-    from app.config import warnings
-    return warnings(cfg)
 
 
 def _rssi(wlan):

@@ -46,8 +46,9 @@ def ap_password(configured, log=None):
             return configured
         if log:
             log.warn("config: portal.ap_password must be 8..63 characters: using this device's own")
-    from app.statefile import read_text
+    from app.statefile import read_text, unload
     key = read_text(_KEY_FILE, 128, log)  # not UTF-8, too large: kept aside, a new one made
+    unload()
     if key is not None:
         key = key.strip()
         if 8 <= len(key) <= 63 and all(" " < c < "\x7f" for c in key):
@@ -95,7 +96,7 @@ class SetupAP:
         self.essid = ap_name(p["ap_name"])
         self.password = ap_password(p["ap_password"], log)
         if hasattr(log, "secrets"):
-            from app.log import hide
+            from app.config import hide
             hide(log, (self.password,))  # the console shows it once (say), the log ring never
         self.http_port = p["http_port"]
         self.dns_port = p["dns_port"]

@@ -10,6 +10,18 @@ from micropython import const
 MAX_DEPTH = const(8)  # config.json is 4 deep (source.devices[0].x); boards/*.json 3
 
 
+def unload():
+    """Drop this module once the boot's reads are done: its RAM back (the next use loads it again)."""
+    import sys
+    sys.modules.pop("app.statefile", None)
+    app = sys.modules.get("app")
+    if app is not None and "statefile" in dir(app):
+        try:
+            delattr(app, "statefile")
+        except Exception:
+            pass
+
+
 def size(path):
     """-> the file's size in bytes, or None when there is no such file."""
     try:

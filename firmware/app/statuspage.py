@@ -106,38 +106,31 @@ def setup_client(app, req):
 
 class _Guard:
     """Wrong admin passwords in a row, per client address: one guesser on the LAN locks out
-    only itself, never the owner. A few addresses are tracked (RAM); when more guess at once,
-    the one that guessed longest ago is forgotten."""
+    only itself, never the owner. Up to _MAX_TRACKED addresses; more at once: the first counted
+    is forgotten."""
 
     def __init__(self):
         self.by_ip = {}  # ip -> [wrong in a row, ticks of the last wrong one]
 
     def locked(self, ip):
         g = self.by_ip.get(ip)
-        if g is None or g[0] < _MAX_WRONG:
-            return False
-        if time.ticks_diff(time.ticks_ms(), g[1]) < _LOCK_MS:
-            return True
-        del self.by_ip[ip]  # the lock has run out: a fresh start
+        if g and g[0] >= _MAX_WRONG:
+            if time.ticks_diff(time.ticks_ms(), g[1]) < _LOCK_MS:
+                return True
+            del self.by_ip[ip]  # the lock has run out: a fresh start
         return False
 
     def wrong(self, ip):
-        g = self.by_ip.get(ip)
-        if g is None:
-            if len(self.by_ip) >= _MAX_TRACKED:
-                now = time.ticks_ms()
-                oldest = None
-                for k, v in self.by_ip.items():
-                    if oldest is None or time.ticks_diff(now, v[1]) > time.ticks_diff(now, self.by_ip[oldest][1]):
-                        oldest = k
-                del self.by_ip[oldest]
-            g = self.by_ip[ip] = [0, 0]
-        g[0] += 1
-        g[1] = time.ticks_ms()
+        d = self.by_ip
+        if ip not in d:
+            if len(d) >= _MAX_TRACKED:
+                del d[next(iter(d))]
+            d[ip] = [0, 0]
+        d[ip][0] += 1
+        d[ip][1] = time.ticks_ms()
 
     def right(self, ip):
-        if ip in self.by_ip:
-            del self.by_ip[ip]
+        self.by_ip.pop(ip, None)
 
 
 GUARD = _Guard()  # one count per client address for every password-protected page (/settings, updates)

@@ -101,8 +101,10 @@ def _mark(ssid, password):
 
 def known(ssid, password):
     """True when this device has joined `ssid` with `password` before (kept in flash)."""
-    from app.statefile import read_text
-    return read_text(_KNOWN_FILE, 128) == _mark(ssid, password)  # a bad file: kept aside, not known
+    from app.statefile import read_text, unload
+    text = read_text(_KNOWN_FILE, 128)  # a bad file: kept aside, the network not known
+    unload()
+    return text == _mark(ssid, password)
 
 
 def remember(ssid, password):

@@ -4,7 +4,8 @@ import asyncio
 import json
 import https_post
 from app import config
-from app.log import Log, scrub, mask
+from app.config import scrub, mask
+from app.log import Log
 from app.pusher import Pusher
 from app.scheduler import App
 from mptest import check, eq, done
@@ -65,11 +66,11 @@ plain = dict(raw, chargehq={"api_key": KEY, "endpoint": "http://192.0.2.1/push",
 c = config.validate(plain)
 check(any("http:// would send the API key unencrypted" in e for e in c.errors), c.errors)
 eq(c.get("chargehq", "endpoint"), config.DEFAULT_ENDPOINT, "the refused endpoint is not used")
-eq(config.warnings(c), [], "no warning: it is not used")
+eq(c.warnings, [], "no warning: it is not used")
 c = config.validate(dict(raw, chargehq={"api_key": KEY, "endpoint": "http://192.0.2.1/push", "allow_http": True}))
 eq(c.errors, [], "allowed explicitly")
 eq(c.get("chargehq", "endpoint"), "http://192.0.2.1/push", "used when allowed")
-check(config.warnings(c) and "unencrypted" in config.warnings(c)[0], config.warnings(c))
+check(c.warnings and "unencrypted" in c.warnings[0], c.warnings)
 a2 = App(c, Log(echo=False))
 check(a2.status()["warnings"], "the warning is in the status (page and /api/status)")
 # the pusher itself refuses when the setting is off, whatever put the URL there
