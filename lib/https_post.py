@@ -129,12 +129,49 @@ def resolve(host, port, ttl_ms=600000):
     return ip
 
 
-async def _exchange(scheme, host, port, path, body, ctx, headers, dns_ttl_ms):
+async def connect(scheme, host, port, ctx, dns_ttl_ms=600000):
+    """-> (reader, writer) to host:port, TLS verified by ctx for https."""
     ip = resolve(host, port, dns_ttl_ms)
     if scheme == "https":
-        reader, writer = await asyncio.open_connection(ip, port, ssl=ctx, server_hostname=host)
-    else:
-        reader, writer = await asyncio.open_connection(ip, port)
+        return await asyncio.open_connection(ip, port, ssl=ctx, server_hostname=host)
+    return await asyncio.open_connection(ip, port)
+
+
+async def read_head(reader):
+    """The response's status line and headers -> (status, Content-Length or -1)."""
+    line = await reader.readline()
+    if not line:
+        raise HttpError("connection closed before the response")
+    parts = line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+        raise HttpError("not an HTTP response")
+    try:
+        status = int(parts[1])
+    except ValueError:
+        raise HttpError("bad HTTP status line")
+    length = -1
+    while True:
+        h = await reader.readline()
+        if not h or h == b"\r\n":
+            break
+        if h[:15].lower() == b"content-length:":
+            try:
+                length = int(h[15:])
+            except ValueError:
+                pass
+    return status, length
+
+
+async def close(writer):
+    try:
+        writer.close()
+        await writer.wait_closed()
+    except Exception:
+        pass
+
+
+async def _exchange(scheme, host, port, path, body, ctx, headers, dns_ttl_ms):
+    reader, writer = await connect(scheme, host, port, ctx, dns_ttl_ms)
     try:
         if isinstance(body, str):
             body = body.encode()
@@ -145,26 +182,7 @@ async def _exchange(scheme, host, port, path, body, ctx, headers, dns_ttl_ms):
         writer.write(head.encode() + b"\r\n")
         writer.write(body)
         await writer.drain()
-        line = await reader.readline()
-        if not line:
-            raise HttpError("connection closed before the response")
-        parts = line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-            raise HttpError("not an HTTP response")
-        try:
-            status = int(parts[1])
-        except ValueError:
-            raise HttpError("bad HTTP status line")
-        length = -1
-        while True:
-            h = await reader.readline()
-            if not h or h == b"\r\n":
-                break
-            if h[:15].lower() == b"content-length:":
-                try:
-                    length = int(h[15:])
-                except ValueError:
-                    pass
+        status, length = await read_head(reader)
         want = _BODY_KEEP if length < 0 else min(length, _BODY_KEEP)
         data = b""
         while len(data) < want:
@@ -174,11 +192,7 @@ async def _exchange(scheme, host, port, path, body, ctx, headers, dns_ttl_ms):
             data += chunk
         return status, data
     finally:
-        try:
-            writer.close()
-            await writer.wait_closed()
-        except Exception:
-            pass
+        await close(writer)
 
 
 async def post(url, body, ctx=None, headers=(), timeout_ms=20000, dns_ttl_ms=600000):
@@ -186,11 +200,17 @@ async def post(url, body, ctx=None, headers=(), timeout_ms=20000, dns_ttl_ms=600
     scheme, host, port, path = parse_url(url)
     if scheme == "https" and ctx is None:
         raise ValueError("https needs a verifying TLS context (tls_context)")
+    return await deadline(_exchange(scheme, host, port, path, body, ctx, headers, dns_ttl_ms),
+                          host, port, timeout_ms)
+
+
+async def deadline(work, host, port, timeout_ms):
+    """Await `work` within timeout_ms; every failure becomes one HttpError with a clear text
+    (and the host's cached address is forgotten: the next try resolves it again)."""
     try:
-        return await asyncio.wait_for_ms(
-            _exchange(scheme, host, port, path, body, ctx, headers, dns_ttl_ms), timeout_ms) \
-            if hasattr(asyncio, "wait_for_ms") else await asyncio.wait_for(
-            _exchange(scheme, host, port, path, body, ctx, headers, dns_ttl_ms), timeout_ms / 1000)
+        if hasattr(asyncio, "wait_for_ms"):
+            return await asyncio.wait_for_ms(work, timeout_ms)
+        return await asyncio.wait_for(work, timeout_ms / 1000)
     except asyncio.TimeoutError:
         forget(host)
         raise HttpError("no answer from %s within %d s" % (host, timeout_ms // 1000))
