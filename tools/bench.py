@@ -460,16 +460,22 @@ def _row_line(row):
 
 def update_report(rows, out, figures):
     """Replace the rows of the re-measured figures in an existing full report (a row is known by
-    the start of its name) and say so under the run line; -> the names not found there."""
+    the start of its name) and say so under the run line; a figure the full run did not have yet
+    is added at the end of the table. -> the names that matched more than one row (then nothing
+    is written)."""
     lines = pathlib.Path(out).read_text().split("\n")
-    missing = []  # (nothing is written when a row is not found)
+    missing = []
     for row in rows:
         key = "| " + row[0]
         at = [i for i, line in enumerate(lines) if line.startswith((key + " (", key + " |"))]
-        if len(at) != 1:
+        if len(at) > 1:
             missing.append(row[0])
             continue
-        lines[at[0]] = _row_line(row)
+        if at:
+            lines[at[0]] = _row_line(row)
+        else:  # new since the full run: after the table's last row
+            last = max(i for i, line in enumerate(lines) if line.startswith("| ") and not line.startswith("| figure"))
+            lines.insert(last + 1, _row_line(row))
     if missing:
         return missing
     run = next(i for i, line in enumerate(lines) if line.startswith("- run: "))
