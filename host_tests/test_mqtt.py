@@ -1,0 +1,92 @@
+"""lib/mqtt_client.py under MicroPython against a real mosquitto (watched with paho-mqtt) and
+misbehaving brokers (tools/bad_broker.py)."""
+import sys
+import threading
+import time
+
+import paho.mqtt.client as paho
+import pytest
+
+from mp import ROOT, check_mp, free_port
+
+sys.path.insert(0, str(ROOT / "tools"))
+import mosquitto_broker  # noqa: E402
+from bad_broker import BadBroker  # noqa: E402
+
+
+class Watcher:
+    """A paho-mqtt client subscribed to `topic`, keeping (topic, payload, retain) of every message."""
+
+    def __init__(self, port, topic="#", auth=None):
+        self.msgs = []
+        self.lock = threading.Lock()
+        c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="watcher-%d" % free_port(),
+                        protocol=paho.MQTTv311)
+        if auth:
+            c.username_pw_set(*auth)
+        c.on_message = self._on_message
+        subscribed = threading.Event()
+        c.on_subscribe = lambda *a: subscribed.set()
+        c.on_connect = lambda cl, ud, fl, rc, props=None: cl.subscribe(topic)
+        c.connect("127.0.0.1", port)
+        c.loop_start()
+        assert subscribed.wait(10), "watcher could not subscribe"
+        self.c = c
+
+    def _on_message(self, c, ud, m):
+        with self.lock:
+            self.msgs.append((m.topic, m.payload, m.retain))
+
+    def on(self, topic):
+        with self.lock:
+            return [(p, r) for t, p, r in self.msgs if t == topic]
+
+    def wait_for(self, pred, timeout=20):
+        end = time.time() + timeout
+        while time.time() < end:
+            if pred():
+                return True
+            time.sleep(0.1)
+        return False
+
+    def stop(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+@pytest.fixture
+def brokers():
+    plain = mosquitto_broker.Broker().start()
+    auth = mosquitto_broker.Broker(users={"meter": "s3cret"}).start()
+    bad = {m: BadBroker(m).start() for m in ("silent", "close", "http", "refuse_auth", "oversize",
+                                              "malformed", "junk_type", "drop_later", "no_pingresp")}
+    yield plain, auth, bad
+    plain.stop()
+    auth.stop()
+    for b in bad.values():
+        b.stop()
+
+
+def test_mqtt_client_under_micropython(brokers, tmp_path):
+    plain, auth, bad = brokers
+    w = Watcher(plain.port, "mptest/#")
+    wa = Watcher(auth.port, "mptest/#", auth=("meter", "s3cret"))
+    try:
+        args = [plain.port, auth.port, free_port()] + ["%s=%d" % (k, b.port) for k, b in bad.items()]
+        out = check_mp("fx_mqtt_client.py", *args, state_dir=tmp_path, timeout=120)
+        assert "MARK published" in out
+        assert w.wait_for(lambda: (b"offline", False) in w.on("mptest/dev1/status")), w.msgs
+        status = w.on("mptest/dev1/status")
+        assert status[0] == (b"online", False)  # live delivery (retain flag cleared for live subscribers)
+        assert status[-1] == (b"offline", False), "the will, sent by the broker when the device vanished"
+        assert w.on("mptest/dev1/state") == [(b'{"net_import_kw": -1.234}', False), (b'{"after": "keepalive"}', False)]
+        assert w.on("mptest/dev1/big") == [(b"x" * 3000, False)]
+        assert wa.on("mptest/auth") == [(b"ok", False)]
+        # retained: a client that connects later gets "offline" (the will was retained)
+        late = Watcher(plain.port, "mptest/dev1/status")
+        assert late.wait_for(lambda: late.on("mptest/dev1/status"))
+        assert late.on("mptest/dev1/status") == [(b"offline", True)]
+        late.stop()
+    finally:
+        w.stop()
+        wa.stop()
