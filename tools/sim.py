@@ -69,6 +69,12 @@ def parse_args(argv=None):
     ap.add_argument("--slave", type=int, help="--source modbus: the device's slave id (default 1)")
     ap.add_argument("--console", action="store_true",
                     help="attach the device's serial console (and REPL) to this terminal")
+    ap.add_argument("--mqtt", metavar="HOST:PORT", help="publish to this MQTT broker (state, Home Assistant discovery)")
+    ap.add_argument("--mqtt-broker", action="store_true",
+                    help="start a local mosquitto (Debian package; installed when root) for the device "
+                         "and print what arrives on it as [mqtt] lines")
+    ap.add_argument("--no-chargehq", action="store_true", help="run without the Charge HQ target")
+    ap.add_argument("--openevse", metavar="URL", help="OpenEVSE solar divert: POST grid_ie to URL/status")
     a = ap.parse_args(argv)
     if a.interval is not None and a.interval < 30:
         ap.error("--interval must be at least 30 s (Charge HQ's floor)")
@@ -130,9 +136,23 @@ def prepare_device(a, endpoint, ca_der):
         if cfg["source"].get("type") == "atm90e32":
             cfg.setdefault("device", {})["board"] = "circuitsetup_split"
     modbus_flags(a, cfg["source"])
+    output_flags(a, cfg)
     sim_ports(a, cfg)
     cfg_path.write_text(json.dumps(cfg, indent=1))
     return fs, cfg
+
+
+def output_flags(a, cfg):
+    """--mqtt / --no-chargehq / --openevse: the outputs of the device's config."""
+    if a.mqtt:
+        host, _, port = a.mqtt.rpartition(":")
+        cfg.setdefault("mqtt", {}).update({"host": host or "127.0.0.1", "port": int(port), "enabled": True})
+    if a.no_chargehq:
+        cfg.setdefault("chargehq", {})["enabled"] = False
+    elif "chargehq" in cfg:
+        cfg["chargehq"].setdefault("enabled", True)
+    if a.openevse:
+        cfg.setdefault("openevse", {}).update({"url": a.openevse, "enabled": True})
 
 
 def sim_ports(a, cfg):
@@ -381,13 +401,16 @@ def main(argv=None):
     endpoint, ca_der = a.endpoint, None
     if a.ca:
         ca_der = to_der(a.ca)
-    if not endpoint:
+    if not endpoint and not a.no_chargehq:
         import fake_chargehq
         chq_dir = a.chq_dir or tempfile.mkdtemp(prefix="fake-chargehq-")
         out = open(os.devnull, "w") if a.quiet_server else sys.stdout
         server, endpoint, ca_path = fake_chargehq.serve(chq_dir, 0, a.min_gap, out=out)
         ca_der = open(ca_path, "rb").read()
         print("[sim] fake Charge HQ at %s (records in %s/pushes.jsonl)" % (endpoint, chq_dir), flush=True)
+    broker = None
+    if a.mqtt_broker:
+        broker, a.mqtt = start_broker_watch()
     fs, cfg = prepare_device(a, endpoint, ca_der)
     env_extra = {}
     peers = []
@@ -404,8 +427,9 @@ def main(argv=None):
             path, stop = start_peer(devs, baud=cfg["source"].get("baud", 9600))
             peers.append(stop)
         env_extra["ESPSIM_UART%d" % cfg["source"].get("uart", 1)] = path
-    print("[sim] device filesystem %s, source %s, push every %s s" % (
-        fs, src, cfg["chargehq"].get("push_interval_s", 60)), flush=True)
+    print("[sim] device filesystem %s, source %s, %s" % (
+        fs, src, "no Charge HQ" if not cfg["chargehq"].get("enabled", True) else
+        "push every %s s" % cfg["chargehq"].get("push_interval_s", 60)), flush=True)
     dev = Device(a, fs, env_extra)
     if a.micropython or a.heap:
         print("[sim] interpreter %s%s" % (dev.micropython, ", heap %d B" % a.heap if a.heap else ""), flush=True)
@@ -426,7 +450,30 @@ def main(argv=None):
         stop()
     if server:
         server.shutdown()
+    if broker:
+        broker.stop()
     return rc
+
+
+def start_broker_watch():
+    """--mqtt-broker: a local mosquitto, and a paho-mqtt client printing what arrives on it.
+    -> (broker, "127.0.0.1:PORT")"""
+    import mosquitto_broker
+    import paho.mqtt.client as paho
+    broker = mosquitto_broker.Broker().start()
+
+    def show(c, ud, m):
+        text = m.payload.decode(errors="replace")
+        print("[mqtt] %s%s %s" % (m.topic, " (retained)" if m.retain else "",
+                                  text if len(text) < 400 else text[:400] + "..."), flush=True)
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="sim-watch", protocol=paho.MQTTv311)
+    c.on_message = show
+    c.on_connect = lambda cl, ud, fl, rc, props=None: cl.subscribe("#")
+    c.connect("127.0.0.1", broker.port)
+    c.loop_start()
+    print("[sim] local mosquitto on 127.0.0.1:%d (mosquitto_sub -p %d -t '#' -v)" % (
+        broker.port, broker.port), flush=True)
+    return broker, "127.0.0.1:%d" % broker.port
 
 
 if __name__ == "__main__":

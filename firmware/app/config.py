@@ -19,6 +19,7 @@ _SCHEMA = (
     ("wifi", "ssid", "s", "", 0, 32),
     ("wifi", "password", "s", "", 0, 64),
     ("wifi", "hostname", "s", "chargehq-meter", 1, 32),
+    ("chargehq", "enabled", "b", True, 0, 0),      # the Charge HQ push (off: the other outputs only)
     ("chargehq", "api_key", "s", "", 0, 128),
     ("chargehq", "endpoint", "s", DEFAULT_ENDPOINT, 8, 256),
     ("chargehq", "push_interval_s", "i", 60, MIN_PUSH_S, 3600),
@@ -44,6 +45,22 @@ _SCHEMA = (
     ("portal", "http_port", "i", 80, 1, 65535),    # the web server (set-up portal, status page)
     ("portal", "dns_port", "i", 53, 1, 65535),     # the set-up DNS catch-all
     ("portal", "status_page", "b", True, 0, 0),    # status page + /api/status on the LAN (Microdot: RAM)
+    # -- outputs beside Charge HQ: on when their host / url is set and enabled (app.outputs) --
+    ("mqtt", "enabled", "b", True, 0, 0),
+    ("mqtt", "host", "s", "", 0, 64),              # broker host name or IP; empty: no MQTT
+    ("mqtt", "port", "i", 1883, 1, 65535),
+    ("mqtt", "user", "s", "", 0, 64),
+    ("mqtt", "password", "s", "", 0, 64),
+    ("mqtt", "tls", "b", False, 0, 0),             # TLS verified against mqtt.ca_file (port 8883 usually)
+    ("mqtt", "ca_file", "s", "ca/roots.der", 1, 64),
+    ("mqtt", "topic_prefix", "s", "chargehq-meter", 1, 48),  # state on <prefix>/<device id>/state
+    ("mqtt", "discovery", "b", True, 0, 0),        # Home Assistant MQTT discovery
+    ("mqtt", "discovery_prefix", "s", "homeassistant", 1, 48),
+    ("mqtt", "interval_s", "i", 10, 1, 3600),
+    ("mqtt", "keepalive_s", "i", 60, 10, 3600),
+    ("openevse", "enabled", "b", True, 0, 0),
+    ("openevse", "url", "s", "", 0, 128),          # e.g. http://openevse.local (POST /status)
+    ("openevse", "interval_s", "i", 10, 5, 3600),
     # -- serial console (section "console") --
     ("console", "enabled", "b", True, 0, 0),   # the service console on the USB serial line
     ("console", "echo", "b", True, 0, 0),      # echo typed characters (off if the terminal echoes)
@@ -149,12 +166,43 @@ def validate(raw, cfg=None, deep=True):
         cfg.warnings.append("the Charge HQ endpoint is http://: the API key is sent unencrypted "
                             "(chargehq.allow_http is on)")
     _validate_source(raw.get("source"), cfg, deep)
-    if cfg.problem is None:
-        if not cfg.data["chargehq"]["api_key"]:
-            cfg.problem = "no Charge HQ API key"
-        elif not cfg.data["wifi"]["ssid"]:
-            cfg.problem = "no Wi-Fi network"
+    _check_outputs(cfg)
+    if cfg.problem is None and not cfg.data["wifi"]["ssid"]:
+        cfg.problem = "no Wi-Fi network"
     return cfg
+
+
+def outputs(data):
+    """-> the names of the outputs that run: "chargehq", "mqtt", "openevse"."""
+    out = []
+    ch = data["chargehq"]
+    if ch["enabled"] and ch["api_key"]:
+        out.append("chargehq")
+    if data["mqtt"]["enabled"] and data["mqtt"]["host"]:
+        out.append("mqtt")
+    if data["openevse"]["enabled"] and data["openevse"]["url"]:
+        out.append("openevse")
+    return out
+
+
+def _check_outputs(cfg):
+    # At least one output. Charge HQ without a key is set-up work only when it is the one output
+    # (as before); beside MQTT or OpenEVSE it is switched off with a message.
+    d = cfg.data
+    url = d["openevse"]["url"]
+    if url and not url.startswith("http://"):
+        cfg.errors.append("openevse.url: must start with http:// (OpenEVSE serves plain HTTP on the LAN)")
+        d["openevse"]["url"] = ""
+    on = outputs(d)
+    ch = d["chargehq"]
+    if ch["enabled"] and not ch["api_key"]:
+        if on:
+            cfg.errors.append("chargehq.api_key: empty: the Charge HQ push is off")
+            ch["enabled"] = False
+        elif cfg.problem is None:
+            cfg.problem = "no Charge HQ API key"
+    elif not on and cfg.problem is None:
+        cfg.problem = "no output: enable Charge HQ, MQTT (mqtt.host) or OpenEVSE (openevse.url)"
 
 
 def _validate_source(src, cfg, deep):

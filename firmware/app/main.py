@@ -38,7 +38,8 @@ async def _main(app, log):
 def _services(app, log):
     """More coroutines beside sampling and pushing (console, status page): one line each."""
     from app.ota_health import watch  # a version on trial confirms itself (over-the-air update)
-    out = [watch(app, log)]
+    from app import outputs
+    out = [watch(app, log)] + outputs.services(app, log)  # MQTT, OpenEVSE (Charge HQ: App.push_loop)
     if app.cfg.get("console", "enabled"):
         from app.console import serve
         out.append(serve(app))

@@ -126,19 +126,31 @@ class App:
             return None
         return clock.uptime_ms() - self.last_ok_up
 
+    def reading_error(self):
+        """Why the latest reading must not leave the device (meter error, too old), or None."""
+        age = self.reading_age_ms()
+        stale = max(_STALE_MIN_MS, 3 * self.cfg.get("device", "sample_interval_ms"))
+        if self.source_error is not None or age is None or age > stale:
+            return self.source_error or "no meter reading for %d s" % ((age or 0) // 1000)
+        return None
+
+    def sendable_wh(self):
+        """The lifetime totals every output sends: with a store, those on flash (a power cut
+        cannot take them back), so no output ever sees a total go down."""
+        return self.store.pushable_wh(self.energy) if self.store else self.energy.wh
+
     def build_body(self):
         """-> (JSON text, one-line summary for the log)."""
         key = self.cfg.get("chargehq", "api_key")
         age = self.reading_age_ms()
-        stale = max(_STALE_MIN_MS, 3 * self.cfg.get("device", "sample_interval_ms"))
-        if self.source_error is not None or age is None or age > stale:
-            why = self.source_error or "no meter reading for %d s" % (age // 1000)
+        why = self.reading_error()
+        if why is not None:
             self.validation = None
             return payload.body(key, error=why), "error: " + why
         s = self.site
         energy = None
         if s.grid_w is not None:  # with a store, the totals on flash (never taken back)
-            energy = self.store.pushable_wh(self.energy) if self.store else self.energy.wh
+            energy = self.sendable_wh()
         self._body_wh = None if energy is None else list(energy)  # what this body carries
         v = validate.check(s, energy, self.last_pushed_wh,
                            self.cfg.get("validation", "tolerance_w"),
@@ -185,6 +197,8 @@ class App:
         return text
 
     async def push_loop(self):
+        if not self.cfg.get("chargehq", "enabled"):  # the other outputs only (app.outputs)
+            return
         while True:
             wait = self.pusher.due_in_ms()
             if self.push_now.is_set():
@@ -224,13 +238,43 @@ class App:
             gc.collect()
 
     # --- what the console and the status page show ------------------------------------------
-    def status(self):
-        """A snapshot of the device for `status`, the status page and /api/status."""
+    def values(self):
+        """What every output other than the Charge HQ push sends (/api/status, MQTT, OpenEVSE):
+        the same reading the push uses, gone through the same check (app.validate), and the same
+        totals (sendable_wh). Powers are None when the reading is missing, too old or not numeric.
+        -> (dict, validate.Result or None)"""
         s = self.site
-        p = self.pusher
-        ok = self.source_error is None
-        v = self.validation
+        why = self.reading_error()
+        v = None
+        if why is None:
+            v = validate.check(s, self.sendable_wh() if s.grid_w is not None else None, None,
+                               self.cfg.get("validation", "tolerance_w"),
+                               self.cfg.get("validation", "tolerance_pct"),
+                               self.cfg.get("validation", "max_site_kw"))
+            if not v.numeric:
+                why = "meter gave non-numeric data"
+        ok = why is None
         e = self.energy
+        wh = self.sendable_wh()
+        out = {
+            "meter_ok": ok,
+            "meter_error": why,
+            "production_kw": _kw_num(s.solar_w) if ok else None,
+            "net_import_kw": _kw_num(s.grid_w) if ok else None,
+            "consumption_kw": _kw_num(validate.consumption_w(s)) if ok else None,
+            "battery_discharge_kw": _kw_num(s.battery_w) if ok else None,
+            "battery_soc": _kw_num(s.soc_pm) if ok else None,
+            "imported_kwh": _kw_num(wh[0]), "exported_kwh": _kw_num(wh[1]),
+            "today_imported_kwh": _today(e, wh, 0), "today_exported_kwh": _today(e, wh, 1),
+        }
+        return out, v
+
+    def status(self):
+        """A snapshot of the device for `status`, the status page and /api/status (schema 1:
+        docs/api.md; fields are only ever added)."""
+        p = self.pusher
+        vals, cur = self.values()
+        v = self.validation if self.validation is not None else cur
         due = p.due_in_ms()
         wifi = None
         if self.wifi is not None:
@@ -243,19 +287,10 @@ class App:
                 ws = sup.status()
                 for k in ("reason", "down_s", "outages", "setup_ap"):
                     wifi[k] = ws[k]
-        return {
+        st = {
+            "schema": 1,
             "source": self.source.name if self.source else self.cfg.section("source").get("type"),
-            "meter_ok": ok,
-            "meter_error": self.source_error,
             "reading_age_s": None if self.last_ok_up is None else self.reading_age_ms() // 1000,
-            "production_kw": _kw_num(s.solar_w) if ok else None,
-            "net_import_kw": _kw_num(s.grid_w) if ok else None,
-            "consumption_kw": _kw_num(validate.consumption_w(s)) if ok else None,
-            "battery_discharge_kw": _kw_num(s.battery_w) if ok else None,
-            "battery_soc": _kw_num(s.soc_pm) if ok else None,
-            "imported_kwh": _kw_num(e.wh[0]), "exported_kwh": _kw_num(e.wh[1]),
-            "today_imported_kwh": _kw_num(e.today_wh(0)),
-            "today_exported_kwh": _kw_num(e.today_wh(1)),
             "energy_store": self.store.status() if self.store else None,
             "validation": None if v is None else v.text(),
             "last_push": None if p.last_attempt_s is None else clock.fmt_time(p.last_attempt_s),
@@ -270,6 +305,12 @@ class App:
             "clock_synced": clock.is_synced(),
             "warnings": self.cfg.warnings,
         }
+        st.update(vals)
+        outs = getattr(self, "outputs", None)  # app.outputs: MQTT, OpenEVSE
+        if outs:
+            for o in outs:
+                st[o.name] = o.status()
+        return st
 
     # --- network and clock ----------------------------------------------------------------
     async def clock_loop(self):
@@ -329,6 +370,13 @@ def _kw(w):
 
 def _kw_num(w):
     return None if w is None else w / 1000
+
+
+def _today(e, wh, i):
+    # today's energy from the sendable totals, so it cannot go down after a power cut either
+    if e.day < 0:
+        return None
+    return max(0, wh[i] - e.day_start[i]) / 1000
 
 
 def _rssi(wlan):

@@ -1,0 +1,32 @@
+# The outputs beside the Charge HQ push (which is App.push_loop): MQTT and OpenEVSE, each a
+# coroutine of its own, started when its settings say so (config.outputs). app.outputs lists
+# them for App.status(); each takes its values from App.values().
+from app import config
+
+
+def services(app, log):
+    on = config.outputs(app.cfg.data)
+    app.outputs = []
+    out = []
+    if "mqtt" in on:
+        from app.out_mqtt import MqttOutput
+        pw = app.cfg.get("mqtt", "password")
+        if pw:
+            log.secrets.append(pw)
+        o = MqttOutput(app, log)
+        app.outputs.append(o)
+        out.append(o.run())
+    else:
+        import os
+        from app import out_mqtt
+        try:
+            os.stat(out_mqtt.MARK)
+            out.append(out_mqtt.retract(app, log))
+        except OSError:
+            pass
+    if "openevse" in on:
+        from app.out_openevse import OpenEvseOutput
+        o = OpenEvseOutput(app, log)
+        app.outputs.append(o)
+        out.append(o.run())
+    return out
