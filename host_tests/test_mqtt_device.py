@@ -1,0 +1,201 @@
+"""The whole firmware in the simulator with MQTT as its only output, against a real mosquitto
+watched with paho-mqtt: Home Assistant device discovery that matches HA's documented MQTT
+discovery and sensor schema (templates rendered with Jinja2 against the state the device sent),
+the state's fields and signs equal to /api/status, totals that never go down on MQTT or
+/api/status across a power cut and a restart, and entities withdrawn when MQTT is removed."""
+import json
+import re
+import socket
+import sys
+import time
+import urllib.request
+
+import jinja2
+import pytest
+
+from mp import ROOT, free_port
+from test_mqtt import Watcher
+
+sys.path.insert(0, str(ROOT / "tools"))
+import mosquitto_broker  # noqa: E402
+import sim  # noqa: E402
+
+# From Home Assistant's MQTT sensor and sensor-entity documentation: the options a discovered
+# sensor may carry (the ones this device could use), and the units each device class accepts.
+SENSOR_OPTIONS = {"p", "name", "unique_id", "value_template", "unit_of_measurement", "device_class",
+                  "state_class", "entity_category", "suggested_display_precision", "state_topic",
+                  "availability_topic", "icon", "expire_after", "force_update", "qos", "object_id",
+                  "default_entity_id", "enabled_by_default"}
+UNITS = {"power": {"W", "kW", "MW", "mW", "GW", "TW", "BTU/h"}, "energy": {"Wh", "kWh", "MWh", "GWh", "TWh", "mWh",
+         "MJ", "GJ", "cal", "kcal", "Mcal", "Gcal"}, "battery": {"%"}, "signal_strength": {"dB", "dBm"}}
+STATE_CLASSES = {"measurement", "total", "total_increasing"}
+ROOT_OPTIONS = {"dev", "device", "o", "origin", "cmps", "components", "state_topic", "availability_topic",
+                "availability", "payload_available", "payload_not_available", "qos", "encoding",
+                "availability_mode", "command_topic", "availability_template"}
+
+
+def render(template, state):
+    env = jinja2.Environment()
+    out = env.from_string(template).render(value_json=state, value=json.dumps(state)).strip()
+    return None if out == "None" else float(out) if re.fullmatch(r"-?\d+(\.\d+)?", out) else out
+
+
+def api_status(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/api/status" % port, timeout=5) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture
+def broker():
+    b = mosquitto_broker.Broker().start()
+    w = Watcher(b.port)
+    yield b, w
+    w.stop()
+    b.stop()
+
+
+def new_device(tmp_path, broker_port, config=None, source="simulated"):
+    http = free_port()
+    dev = sim.new_device(tmp_path / "dev", None, None, argv=[
+        "--no-chargehq", "--mqtt", "127.0.0.1:%d" % broker_port, "--source", source,
+        "--http-port", str(http), "--dns-port", str(free_port(socket.SOCK_DGRAM))], config=config)
+    return dev, http
+
+
+def states(w, topic):
+    return [json.loads(p) for p, _r in w.on(topic)]
+
+
+def test_mqtt_only_device_discovery_and_state(broker, tmp_path):
+    b, w = broker
+    dev, http = new_device(tmp_path, b.port, {"mqtt": {"interval_s": 2}})
+    assert "api_key" not in json.dumps(dev.cfg["chargehq"]) or not dev.cfg["chargehq"]["enabled"]
+    dev.start("power")
+    try:
+        disc_topics = lambda: [t for t, _p, _r in w.msgs if t.startswith("homeassistant/")]  # noqa: E731
+        assert w.wait_for(lambda: disc_topics() and any(
+            s["meter_ok"] and s["battery_soc"] is not None
+            for t, p, _r in w.msgs if t.endswith("/state") for s in [json.loads(p)]), 40), \
+            "\n".join(t for _, t in dev.lines[-40:])
+        topic = disc_topics()[-1]
+        m = re.fullmatch(r"homeassistant/device/([a-zA-Z0-9_-]+)/config", topic)
+        assert m, topic
+        dev_id = m.group(1)
+        disc = json.loads(w.on(topic)[-1][0])
+        st = api_status(http)
+    finally:
+        dev.stop()
+    out = "\n".join(t for _, t in dev.lines)
+    assert "mqtt: connected to 127.0.0.1:%d" % b.port in out, out
+    assert "push" not in out.lower().replace("push api", ""), "no Charge HQ push without the target: " + out
+    # device-based discovery: dev and o at the root, components under cmps with p and unique_id
+    assert set(disc) <= ROOT_OPTIONS, set(disc) - ROOT_OPTIONS
+    assert disc["dev"]["ids"] == [dev_id] and disc["dev"]["name"] and disc["o"]["name"]
+    state_topic = disc["state_topic"]
+    avail = disc["availability_topic"]
+    assert state_topic == "chargehq-meter/%s/state" % dev_id and avail == "chargehq-meter/%s/status" % dev_id
+    assert w.on(avail)[0] == (b"online", False)
+    cmps = disc["cmps"]
+    uids = [c["unique_id"] for c in cmps.values()]
+    assert len(set(uids)) == len(uids) and all(u.startswith(dev_id) for u in uids)
+    for cid, c in cmps.items():
+        assert re.fullmatch(r"[a-zA-Z0-9_-]+", cid)
+        assert c["p"] == "sensor" and set(c) <= SENSOR_OPTIONS, (cid, set(c) - SENSOR_OPTIONS)
+        if "device_class" in c:
+            assert c["unit_of_measurement"] in UNITS[c["device_class"]], c
+        if "state_class" in c:
+            assert c["state_class"] in STATE_CLASSES
+        if c.get("device_class") == "energy":
+            assert c["state_class"] == "total_increasing", c
+        assert c.get("entity_category") in (None, "diagnostic", "config")
+    want = {"grid_power", "solar_power", "consumption_power", "battery_power", "battery_soc",
+            "energy_imported", "energy_exported", "energy_imported_today", "energy_exported_today",
+            "validation", "wifi_signal"}
+    assert set(cmps) == want, set(cmps) ^ want
+    # the templates, rendered as HA would (Jinja2), give the state's values in the stated units
+    s = [x for x in states(w, state_topic) if x["meter_ok"]][-1]
+    assert render(cmps["grid_power"]["value_template"], s) == round(s["net_import_kw"] * 1000)
+    assert render(cmps["solar_power"]["value_template"], s) == round(s["production_kw"] * 1000)
+    assert render(cmps["battery_power"]["value_template"], s) == round(s["battery_discharge_kw"] * 1000)
+    assert render(cmps["battery_soc"]["value_template"], s) == round(s["battery_soc"] * 100, 1)
+    assert render(cmps["energy_imported"]["value_template"], s) == s["imported_kwh"]
+    assert render(cmps["validation"]["value_template"], s) == s["validation"] == "ok"
+    assert render(cmps["wifi_signal"]["value_template"], s) == s["rssi"]
+    # a field sent as null is unknown in HA, never 0
+    assert render(cmps["grid_power"]["value_template"], dict(s, net_import_kw=None)) is None
+    # fields and signs as in /api/status; the balance holds with its signs
+    for k in ("production_kw", "net_import_kw", "consumption_kw", "battery_discharge_kw", "battery_soc",
+              "imported_kwh", "exported_kwh", "today_imported_kwh", "today_exported_kwh", "meter_ok"):
+        assert k in st and k in s, k
+    assert st["schema"] == 1
+    assert abs(s["consumption_kw"] - (s["production_kw"] + s["net_import_kw"] + s["battery_discharge_kw"])) < 0.002
+    assert 0 <= s["battery_soc"] <= 1
+    # the stop (Ctrl-C here) leaves the socket without DISCONNECT: the broker sends the will
+    assert w.wait_for(lambda: w.on(avail)[-1] == (b"offline", False), 15)
+
+
+def test_totals_never_go_down_on_mqtt_or_api_across_power_cuts(broker, tmp_path):
+    b, w = broker
+    dev, http = new_device(tmp_path, b.port, {"mqtt": {"interval_s": 2}}, source="atm90e32")
+    seen = []  # (source, export kWh, import kWh) in time order
+
+    def poll(seconds):
+        end = time.time() + seconds
+        while time.time() < end:
+            try:
+                st = api_status(http)
+                seen.append(("api", st["exported_kwh"], st["imported_kwh"]))
+            except OSError:
+                pass
+            time.sleep(1)
+    dev.start("power")
+    poll(25)
+    dev.kill()                 # power cut: RTC memory lost, the live totals fall back to flash
+    dev.start("power")
+    poll(15)
+    dev.stop()                 # clean stop: the totals are checkpointed
+    dev.start("power")
+    poll(12)
+    dev.stop()
+    topic = [t for t, _p, _r in w.msgs if t.endswith("/state")][0]
+    mq = [(s["exported_kwh"], s["imported_kwh"]) for s in states(w, topic)]
+    api = [(e, i) for _src, e, i in seen]
+    assert len(mq) >= 10 and len(api) >= 20, (len(mq), len(api))
+    for name, seq in (("mqtt", mq), ("api", api)):
+        for a, b2 in zip(seq, seq[1:]):
+            assert b2[0] >= a[0] and b2[1] >= a[1], "%s total went down: %s -> %s" % (name, a, b2)
+    assert mq[-1][0] > 0 and api[-1][0] > 0, "the checkpoint at the clean stop reached both outputs"
+    out = "\n".join(t for _, t in dev.lines)
+    # the live totals did move before the cut (what /api/status served before this change)
+    assert re.search(r"export 0\.0[1-9]\d kWh", out), out
+
+
+def test_removing_mqtt_withdraws_the_entities(broker, tmp_path):
+    b, w = broker
+    dev, http = new_device(tmp_path, b.port)
+    dev.start("power")
+    assert w.wait_for(lambda: any(t.startswith("homeassistant/device/") for t, _p, _r in w.msgs), 30)
+    dev.stop()
+    topic = [t for t, _p, _r in w.msgs if t.startswith("homeassistant/device/")][0]
+    avail = json.loads(w.on(topic)[0][0])["availability_topic"]
+    # MQTT removed from the settings (the device keeps an OpenEVSE target to stay complete)
+    cfg = json.loads((dev.fs / "config.json").read_text())
+    del cfg["mqtt"]
+    cfg["openevse"] = {"url": "http://127.0.0.1:%d" % free_port()}
+    (dev.fs / "config.json").write_text(json.dumps(cfg))
+    dev.start("soft")
+    try:
+        assert w.wait_for(lambda: (b"", True) in w.on(topic) or (b"", False) in w.on(topic), 30), \
+            "\n".join(t for _, t in dev.lines[-30:])
+    finally:
+        dev.stop()
+    assert "Home Assistant entities withdrawn" in "\n".join(t for _, t in dev.lines)
+    late = Watcher(b.port, "homeassistant/#")
+    time.sleep(1)
+    assert late.on(topic) == [], "no retained discovery left: HA removes the device"
+    late.stop()
+    late = Watcher(b.port, avail)
+    time.sleep(1)
+    assert late.on(avail) == [], "no retained availability left"
+    late.stop()
+    assert not (dev.fs / "mqtt_announced.json").exists()
