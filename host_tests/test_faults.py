@@ -1,6 +1,6 @@
 """The short form of the fault-injection suite (`make faults` runs the full one): push-path,
 meter and state faults, power cuts at random moments and at random points of over-the-air updates, junk DNS datagrams and malformed HTTP
-requests, all against the firmware under MicroPython. Any unhandled exception, a fault the
+requests, MQTT broker faults, all against the firmware under MicroPython. Any unhandled exception, a fault the
 firmware does not recover from, totals that go back or a server that dies fails the test."""
 import subprocess
 import sys
@@ -9,7 +9,7 @@ import pytest
 
 from mp import ROOT
 
-PARTS = ["push", "ct", "modbus", "state", "boot", "powercuts", "ota", "dns", "http"]
+PARTS = ["push", "ct", "modbus", "state", "boot", "powercuts", "ota", "dns", "http", "mqtt"]
 
 
 @pytest.mark.parametrize("part", PARTS)

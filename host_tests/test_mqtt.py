@@ -19,6 +19,7 @@ class Watcher:
 
     def __init__(self, port, topic="#", auth=None):
         self.msgs = []
+        self.times = []  # arrival time of each message in msgs
         self.lock = threading.Lock()
         c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="watcher-%d" % free_port(),
                         protocol=paho.MQTTv311)
@@ -36,6 +37,7 @@ class Watcher:
     def _on_message(self, c, ud, m):
         with self.lock:
             self.msgs.append((m.topic, m.payload, m.retain))
+            self.times.append(time.time())
 
     def on(self, topic):
         with self.lock:

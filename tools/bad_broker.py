@@ -88,3 +88,88 @@ class BadBroker:
                 c.close()
             except OSError:
                 pass
+
+
+class BrokerFront:
+    """One fixed port in front of a real broker whose behaviour can be switched: "ok" relays to
+    the real broker, any BadBroker mode relays to such a broker, "refused" stops listening.
+    switch() also cuts the connections in flight, so the client meets the new mode at once."""
+
+    def __init__(self, real_port):
+        self.real_port = real_port
+        self.bad = {}
+        self.mode = "ok"
+        self.conns = []
+        self.port = None
+        self.sock = None
+        self._listen()
+
+    def _listen(self):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port or 0))
+        s.listen(8)
+        self.port = s.getsockname()[1]
+        self.sock = s
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    def _accept(self, s):
+        while True:
+            try:
+                c, _ = s.accept()
+            except OSError:
+                return
+            mode = self.mode
+            if mode == "refused":  # accepted as the listener was closing
+                c.close()
+                continue
+            if mode == "ok":
+                port = self.real_port
+            else:
+                if mode not in self.bad:
+                    self.bad[mode] = BadBroker(mode).start()
+                port = self.bad[mode].port
+            try:
+                up = socket.create_connection(("127.0.0.1", port), 2)
+            except OSError:
+                c.close()
+                continue
+            self.conns += [c, up]
+            for a, b in ((c, up), (up, c)):
+                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+    def switch(self, mode):
+        if (mode == "refused") != (self.mode == "refused"):
+            if mode == "refused":
+                self.sock.close()
+            else:
+                self._listen()
+        self.mode = mode
+        conns, self.conns = self.conns, []
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+                c.close()
+            except OSError:
+                pass
+
+    def stop(self):
+        self.switch("refused")
+        for b in self.bad.values():
+            b.stop()
+
+
+def _pump(a, b):
+    try:
+        while True:
+            d = a.recv(4096)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.close()
+        except OSError:
+            pass

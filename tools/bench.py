@@ -448,8 +448,35 @@ def _watch_rss(pid, secs):
     return peak
 
 
+def fig_mqtt_heap(env, rows):
+    """The MQTT output's heap: its modules, a connected client, one discovery and one state
+    message (bench/mqtt_heap.py against a local mosquitto), on the 32-bit build (tools/unix32.py)."""
+    import mosquitto_broker
+    mp = bench_esp32.unix32.interpreter("32")
+    broker = mosquitto_broker.Broker().start()
+    state = env.device_dir("mqtt")
+    try:
+        res = subprocess.run([mp, "-X", "heapsize=114688", str(env.stubs / "espsim_run.py"),
+                              str(ROOT / "bench" / "mqtt_heap.py"), str(broker.port)],
+                             cwd=state, env=env.env(state), capture_output=True, text=True, timeout=120)
+    finally:
+        broker.stop()
+    b = dict(_bench_lines(res.stdout))
+    if "free_after" not in b:
+        rows.append(("MQTT client heap (32-bit)", "-", "failed", False, (res.stdout + res.stderr)[-300:]))
+        return
+    kept = int(b["import_mqtt_client_and_https_post"]) + int(b["connected_client"])
+    rows.append(("MQTT client heap, kept (32-bit, 112 KB heap)", "-", "%.1f KB" % (kept / KB), None,
+                 "mqtt_client + https_post modules %s B, a connected client %s B; ha_discovery module %s B "
+                 "while it announces" % (b["import_mqtt_client_and_https_post"], b["connected_client"],
+                                         b["import_ha_discovery"])))
+    rows.append(("MQTT publish, allocated (32-bit)", "-", "%.1f KB discovery, %.1f KB state" % (
+        int(b["discovery_publish_alloc"]) / KB, int(b["state_publish_alloc"]) / KB), None,
+        "discovery message %s B, built and sent once per connection" % b["discovery_message_bytes"]))
+
+
 # --- report ------------------------------------------------------------------------------------
-FIGURES = ("size", "firmware", "push", "portal", "alloc", "growth", "boot", "reboots", "energy", "cpython")
+FIGURES = ("size", "firmware", "push", "portal", "alloc", "growth", "boot", "reboots", "energy", "cpython", "mqtt")
 
 
 def _row_line(row):
@@ -551,7 +578,8 @@ def main(argv=None):
                  ("boot", lambda: fig_boot_to_push(env, rows, a.quick)),
                  ("reboots", lambda: fig_reboots(env, rows, a.quick)),
                  ("energy", lambda: fig_energy(env, rows, a.quick)),
-                 ("cpython", lambda: fig_vs_cpython(env, rows, a.quick))]
+                 ("cpython", lambda: fig_vs_cpython(env, rows, a.quick)),
+                 ("mqtt", lambda: fig_mqtt_heap(env, rows))]
         for name, fn in steps:
             if name in only:
                 log("%s ..." % name)

@@ -12,7 +12,9 @@ In one run, on the MicroPython unix port with the ESP32 stand-ins:
   fake Charge HQ refusing (429) any two pushes less than 30 s apart;
 - power cuts at random moments (SIGKILL of the simulated chip), totals checked after each;
 - power cuts at random points of over-the-air updates (tools/faults_ota.py);
-- random DNS datagrams at the captive portal's DNS, malformed HTTP requests at its web server.
+- random DNS datagrams at the captive portal's DNS, malformed HTTP requests at its web server;
+- the MQTT broker: unreachable, silent, wrong credentials, closing the socket, malformed and
+  oversize packets, no PINGRESP (a real mosquitto behind a switchable front).
 Each part counts faults, unhandled exceptions and recoveries; the summary says pass or fail.
 
     .venv/bin/python tools/faults.py [--short] [--only NAME,...] [--out docs/reliability.md]
@@ -43,9 +45,9 @@ SIM_ARGV = []  # --micropython: passed on to every simulated device
 STUBS = ROOT / "host_tests" / "stubs"
 
 FULL = {"push": 400, "ct": 250, "modbus": 200, "state": 400, "boot": 280, "soak": 1, "powercuts": 200,
-        "ota": 200, "dns": 100000, "http": 10000}
+        "ota": 200, "dns": 100000, "http": 10000, "mqtt": 30}
 SHORT = {"push": 25, "ct": 10, "modbus": 14, "state": 200, "boot": 24, "soak": 0, "powercuts": 12,
-         "ota": 8, "dns": 3000, "http": 300}
+         "ota": 8, "dns": 3000, "http": 300, "mqtt": 5}
 PARTS = tuple(FULL)
 
 
@@ -287,6 +289,91 @@ def part_soak(tmp, n, seed):
                                            for nm, g, _ in recover)))
     return r
 
+
+
+# (mode of tools/bad_broker.BrokerFront, the words the device's log line must hold)
+_BROKER_FAULTS = (("refused", "refused"), ("silent", "no answer"), ("refuse_auth", "bad user name"),
+                  ("close", "closed"), ("oversize", "oversize"), ("malformed", "malformed"),
+                  ("http", "not an MQTT broker"), ("junk_type", "unexpected packet"),
+                  ("drop_later", "closed"), ("no_pingresp", "silent"))
+
+
+def part_mqtt(tmp, n, seed):
+    """Broker faults against the whole firmware with MQTT and the Charge HQ push: each fault
+    logged once with its reason, MQTT state flowing again after it clears, sampling and the
+    pushes unaffected, no traceback, no restart."""
+    import fake_chargehq
+    import mosquitto_broker
+    from bad_broker import BrokerFront
+    from test_mqtt import Watcher
+    r = Result("mqtt", "MQTT broker: unreachable, silent, wrong credentials, closing, oversize, "
+                       "malformed, not a broker, junk packets, no PINGRESP")
+    rng = random.Random(seed)
+    chq = tmp / "mqtt-chq"
+    srv, url, ca = fake_chargehq.serve(str(chq), 0, 29.9, out=open(os.devnull, "w"))
+    broker = mosquitto_broker.Broker().start()
+    front = BrokerFront(broker.port)
+    w = Watcher(broker.port, "chargehq-meter/#")
+    fw = make_device(tmp, "mqtt-dev", url, ca, "mqtt-key-0123456789-abcd", interval=30,
+                     extra_cfg={"device": {"report_s": 2},
+                                "mqtt": {"host": "127.0.0.1", "port": front.port, "interval_s": 2,
+                                         "keepalive_s": 10}})
+    kinds = list(_BROKER_FAULTS) * (n // len(_BROKER_FAULTS) + 1)
+    rng.shuffle(kinds)
+    kinds = kinds[:n]  # the short form: a few of them (another seed, others)
+
+    recover = []
+    fw.start("power")
+    try:
+        if not w.wait_for(lambda: any(t.endswith("/state") for t, _p, _r in w.msgs), 30):
+            r.fail("no MQTT state before the faults")
+        for mode, words in kinds:
+            front.switch(mode)
+            t_on = time.time()
+            time.sleep(rng.uniform(6, 10) if mode != "no_pingresp" else 25)
+            front.switch("ok")
+            t_off = time.time()
+            r.faults += 1
+            got = None
+            while time.time() < t_off + 45 and got is None:
+                later = [t for t, (tp, _p, _r) in zip(w.times, w.msgs) if t > t_off and tp.endswith("/state")]
+                if later:
+                    got = later[0] - t_off
+                time.sleep(0.2)
+            lines = [l for t, l in fw.lines if t_on <= t <= time.time() and "mqtt:" in l and "retry" in l]
+            said = [l for l in lines if words in l]
+            recover.append((mode, got, len(lines)))
+            if got is None:
+                r.fail("no MQTT state within 45 s after '%s' cleared" % mode)
+            if not said:
+                r.fail("'%s': no log line saying '%s' (got %s)" % (mode, words, lines[:3]))
+            if len(lines) > 3:
+                r.fail("'%s': %d log lines for one fault" % (mode, len(lines)))
+    finally:
+        fw.stop(10)
+        srv.shutdown()
+        w.stop()
+        front.stop()
+        broker.stop()
+    pushes = _pushes(chq)
+    gaps = [b["t"] - a["t"] for a, b in zip(pushes, pushes[1:])]
+    span = fw.lines[-1][0] - fw.lines[0][0] if fw.lines else 0
+    readings = [t for t, l in fw.lines if "reading:" in l]
+    worst = max((b - a for a, b in zip(readings, readings[1:])), default=0)
+    tracebacks = [l for _, l in fw.lines if "Traceback" in l]
+    r.unhandled = len(tracebacks)
+    if tracebacks:
+        r.fail("tracebacks in the output: %s" % tracebacks[:3])
+    if len(fw.boots) != 1:
+        r.fail("the firmware restarted")
+    if len([p for p in pushes if p["status"] == 200]) < max(1, int(span // 30) - 1) or any(g < 29.9 for g in gaps):
+        r.fail("Charge HQ pushes disturbed: %d in %.0f s, gaps %s" % (len(pushes), span, gaps))
+    if worst > 6:
+        r.fail("sampling stalled: %.1f s between reading lines (every 2 s)" % worst)
+    r.detail = ("%d pushes (all >= 30 s apart), longest gap between readings %.1f s; MQTT state again "
+                "after: %s" % (len(pushes), worst, "; ".join(
+                    "%s %s" % (m, "%.1f s" % g if g is not None else "NONE") for m, g, _ in recover)))
+    return r
 
 _READING = re.compile(r"import ([\d.]+) export ([\d.]+) kWh")
 _RESTORED = re.compile(r"energy: restored from ([^:]+): import (\d+) Wh, export (\d+) Wh")
@@ -550,7 +637,7 @@ def part_boot(tmp, n, seed):
         srv.shutdown()
 
 
-PART_FUNCS = {"ota": part_ota, "push": part_push, "ct": part_ct, "modbus": part_modbus, "state": part_state,
+PART_FUNCS = {"ota": part_ota, "mqtt": part_mqtt, "push": part_push, "ct": part_ct, "modbus": part_modbus, "state": part_state,
               "boot": part_boot,
               "soak": part_soak, "powercuts": part_powercuts, "dns": part_dns, "http": part_http}
 

@@ -6,8 +6,8 @@
 # per new reason; sampling and the other outputs never wait for the broker.
 import asyncio
 import json
+import sys
 from micropython import const
-from app import ha_discovery
 
 _BACKOFF_MIN_S = const(2)
 _BACKOFF_MAX_S = const(300)
@@ -50,8 +50,8 @@ class MqttOutput:
         base = "%s/%s" % (self.c["topic_prefix"], self.dev)
         self.state_topic = base + "/state"
         self.avail_topic = base + "/status"
-        self.disc_topic = ha_discovery.topic(self.c["discovery_prefix"], self.dev) \
-            if self.c["discovery"] else None
+        self.disc_topic = "%s/device/%s/config" % (self.c["discovery_prefix"], self.dev) \
+            if self.c["discovery"] else None  # (app.ha_discovery.topic, without loading it)
         self.client = None
         self.last_error = None
         self.backoff_s = 0
@@ -140,7 +140,10 @@ class MqttOutput:
             return
         name = "Charge HQ meter " + self.dev[-6:].upper()
         model = "%s meter" % self.app.cfg.section("source").get("type", "?")
+        from app import ha_discovery  # loaded to announce, dropped after (~4.6 KB on 32-bit)
         msg = ha_discovery.payload(self.dev, name, model, self.state_topic, self.avail_topic, battery)
+        ha_discovery = None
+        sys.modules.pop("app.ha_discovery", None)
         await cl.publish(self.disc_topic, msg, retain=True)
         msg = None
         self._battery = battery
