@@ -143,11 +143,21 @@ class MqttOutput:
         from app import ha_discovery  # loaded to announce, dropped after (~4.6 KB on 32-bit)
         msg = ha_discovery.payload(self.dev, name, model, self.state_topic, self.avail_topic, battery)
         ha_discovery = None
-        sys.modules.pop("app.ha_discovery", None)
+        _unload("app.ha_discovery")
         await cl.publish(self.disc_topic, msg, retain=True)
         msg = None
         self._battery = battery
         _write_mark(self.c, self.disc_topic, self.avail_topic)
+
+
+def _unload(name):
+    # gone from sys.modules and from its package (both keep it alive)
+    sys.modules.pop(name, None)
+    pkg, _, mod = name.rpartition(".")
+    try:
+        delattr(sys.modules[pkg], mod)
+    except (KeyError, AttributeError):
+        pass
 
 
 class _Down(Exception):
