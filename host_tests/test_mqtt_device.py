@@ -199,3 +199,62 @@ def test_removing_mqtt_withdraws_the_entities(broker, tmp_path):
     assert late.on(avail) == [], "no retained availability left"
     late.stop()
     assert not (dev.fs / "mqtt_announced.json").exists()
+
+
+def test_portal_provisioned_mqtt_only_device(broker, tmp_path):
+    """A new device set up through the set-up portal's form with Charge HQ off and only a broker:
+    no API key asked for; after its restart it publishes discovery and state."""
+    import urllib.parse
+    b, w = broker
+    http = free_port()
+    dev = sim.new_device(tmp_path / "dev", None, None, argv=[
+        "--portal", "--http-port", str(http), "--dns-port", str(free_port(socket.SOCK_DGRAM))])
+    dev.start("power")
+    try:
+        url = "http://127.0.0.1:%d" % http
+        for _ in range(100):
+            try:
+                page = urllib.request.urlopen(url + "/", timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        for name in ('name="chargehq_on"', 'name="mqtt_host"', 'name="mqtt_port"', 'name="mqtt_password"',
+                     'name="openevse_url"'):
+            assert name in page, name
+        form = {"ssid": "HomeNet", "password": "hunter2-wifi", "api_key": "", "push_interval_s": "60",
+                "chargehq_on": "0", "mqtt_host": "127.0.0.1", "mqtt_port": str(b.port), "mqtt_user": "",
+                "mqtt_password": "", "openevse_url": "", "source": "simulated",
+                "admin_password": "admin-pass-1", "board": "", "line_hz": "50", "profile": "", "slave": "1",
+                "baud": "9600"}
+        # Charge HQ left on without a key: refused with a message naming the way out
+        bad = dict(form, chargehq_on="1")
+        req = urllib.request.Request(url + "/save", data=urllib.parse.urlencode(bad).encode(),
+                                     headers={"Origin": url})
+        try:
+            urllib.request.urlopen(req, timeout=20)
+            raise AssertionError("a key-less Charge HQ must be refused")
+        except urllib.error.HTTPError as e:
+            assert e.code == 400 and "turn Charge HQ off" in e.read().decode()
+        req = urllib.request.Request(url + "/save", data=urllib.parse.urlencode(form).encode(),
+                                     headers={"Origin": url})
+        with urllib.request.urlopen(req, timeout=20) as r:
+            assert r.status == 200  # (the 303 to /result followed)
+        for _ in range(300):  # the portal restarts the chip: the capture device restarts it here
+            if not dev.alive():
+                break
+            time.sleep(0.1)
+        marker = dev.fs / ".reset_reason"
+        assert not dev.alive() and marker.exists(), "\n".join(t for _, t in dev.lines[-20:])
+        cause = marker.read_text().strip()
+        marker.unlink()
+        dev.start(cause)
+        assert w.wait_for(lambda: any(t.startswith("homeassistant/device/") for t, _p, _r in w.msgs) and any(
+            json.loads(p)["meter_ok"] for t, p, _r in w.msgs if t.endswith("/state")), 60), \
+            "\n".join(t for _, t in dev.lines[-40:])
+    finally:
+        dev.stop()
+    saved = json.loads((dev.fs / "config.json").read_text())
+    assert saved["chargehq"]["enabled"] is False and not saved["chargehq"].get("api_key")
+    assert saved["mqtt"]["host"] == "127.0.0.1" and saved["mqtt"]["port"] == b.port
+    out = "\n".join(t for _, t in dev.lines)
+    assert "needs set-up" in out and "mqtt: connected" in out, out

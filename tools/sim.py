@@ -367,7 +367,7 @@ def new_device(fs, endpoint, ca_der, argv=(), config=None, serial=False):
         cfg.setdefault(sec, {}).update(vals)
     (fs / "config.json").write_text(json.dumps(cfg, indent=1))
     extra, chip_stop = {}, None
-    if cfg["source"].get("type") == "atm90e32":
+    if cfg.get("source", {}).get("type") == "atm90e32":  # (none yet with --portal)
         extra, chip_stop = start_chip(fs)
     dev = Device(a, fs, extra, capture=True, serial=serial)
     dev.cfg = cfg

@@ -60,11 +60,13 @@ def apply(current, form):
     if pw or ssid != w["ssid"]:  # empty keeps the password only for the same network
         w["password"] = pw
     w["ssid"] = ssid
+    from app import setupoutputs  # Charge HQ on/off, MQTT, OpenEVSE
+    setupoutputs.apply(form, data, errors)
     key = (form.get("api_key") or "").strip()
     if key:
         c["api_key"] = key
-    elif not c["api_key"]:
-        errors.append("Charge HQ API key: required (find it in the Charge HQ app)")
+    elif not c["api_key"] and c.get("enabled", True):
+        errors.append("Charge HQ API key: required (find it in the Charge HQ app), or turn Charge HQ off")
     iv = whole(form, "push_interval_s", errors, "push interval")
     if iv is not None:
         c["push_interval_s"] = iv

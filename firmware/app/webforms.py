@@ -85,6 +85,8 @@ def fields(data):
     if kind == "atm90e32":
         for i, role in enumerate(ct_roles(src, d["board"])):
             f["ct%d" % (i + 1)] = role
+    from app import setupoutputs
+    f.update(setupoutputs.fields(data))
     return f
 
 
@@ -117,7 +119,10 @@ def lookup(data, saved, errors, nets, action, setup):
         if key == "key_hint":
             return "set: leave empty to keep it" if c["api_key"] else ""
         if key == "key_required":
-            return "" if c["api_key"] else " required"
+            return ""  # not with Charge HQ off: app.setupsave checks it
+        if key == "mqtt_password_hint":
+            m = saved.get("mqtt") or {}
+            return "set: leave empty to keep it" if m.get("password") else ""
         if key == "admin_hint":
             return "set: leave empty to keep it" if admin else "at least 8 characters"
         if key == "admin_required":

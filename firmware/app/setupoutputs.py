@@ -1,0 +1,46 @@
+# The settings form's outputs: Charge HQ on or off, an MQTT broker, an OpenEVSE charger (the
+# form's "Outputs" fields, web/form.html). Kept apart from app.setupsave so the outputs can grow
+# without touching the form's other parts. A field the form did not send keeps its setting.
+from micropython import const
+
+_MQTT_PORT = const(1883)
+
+
+def fields(data):
+    """The form's current values for the outputs (secrets never: their fields stay empty)."""
+    m = data.get("mqtt") or {}
+    return {"chargehq_on": "1" if data["chargehq"].get("enabled", True) else "0",
+            "mqtt_host": m.get("host", ""), "mqtt_port": m.get("port", _MQTT_PORT),
+            "mqtt_user": m.get("user", ""),
+            "openevse_url": (data.get("openevse") or {}).get("url", "")}
+
+
+def apply(form, data, errors):
+    """Merge the outputs' fields of `form` into `data` (sections copied by the caller)."""
+    c = data["chargehq"]
+    on = form.get("chargehq_on")
+    if on in ("0", "1"):
+        c["enabled"] = on == "1"
+    if "mqtt_host" in form:
+        m = dict(data.get("mqtt") or {})
+        m["host"] = (form.get("mqtt_host") or "").strip()
+        port = (form.get("mqtt_port") or "").strip()
+        if port:
+            try:
+                m["port"] = int(port)
+            except ValueError:
+                errors.append("MQTT port: must be a whole number (got %r)" % port[:10])
+        m["user"] = (form.get("mqtt_user") or "").strip()
+        pw = form.get("mqtt_password") or ""
+        if pw or not m["user"]:  # empty keeps the password (for the same user)
+            m["password"] = pw
+        if m["host"]:
+            m["enabled"] = True
+        data["mqtt"] = m
+    if "openevse_url" in form:
+        url = (form.get("openevse_url") or "").strip()
+        oe = dict(data.get("openevse") or {})
+        oe["url"] = url
+        if url:
+            oe["enabled"] = True
+        data["openevse"] = oe
