@@ -78,6 +78,7 @@ def c_status(con, args):
         con.say("last push  %s: %s" % (", ".join(when) or "?", g("last_push_result")))
     con.say("pushes     %d ok, %d failed; next in %d s" % (
         g("pushes_ok") or 0, g("pushes_failed") or 0, g("next_push_s") or 0))
+    _outputs(con, app, g)
     w = g("wifi")
     if w is None:
         con.say("wifi       (no station)")
@@ -234,3 +235,19 @@ def _keep_fed(wdt):
 
 def _kwh(wh):
     return "-" if wh is None else payload.kilo(wh)  # None: today's total before the clock is set
+
+
+def _outputs(con, app, g):
+    # Charge HQ off or gone (app.retire), MQTT and OpenEVSE (app.outputs): one line each
+    if not app.cfg.get("chargehq", "enabled"):
+        con.say("charge hq  off (other outputs only)")
+    elif g("chargehq_gone"):
+        con.say("charge hq  %s; tried once an hour" % g("chargehq_gone"))
+    m = g("mqtt")
+    if m:
+        con.say("mqtt       %s %s, %d published%s" % ("connected to" if m["connected"] else "not connected to",
+                                                     m["broker"], m["published"],
+                                                     ": " + m["error"] if m["error"] else ""))
+    o = g("openevse")
+    if o:
+        con.say("openevse   %s, %d sent%s" % (o["url"], o["sent"], ": " + o["error"] if o["error"] else ""))

@@ -31,6 +31,8 @@ class Pusher:
         # heap, so a cached context costs the heap almost nothing, where a new one per push read
         # the CA file into a fresh block (7 KB) and churned a small, split heap every minute.
         self._tls = None              # (ca_file, SSLContext)
+        from app.retire import Retire
+        self.retire = Retire(log)     # "gone" for 24 h: one try an hour (app.retire)
 
     def restore(self, last_attempt_s, age_ms=None):
         """After a reset: the first push waits until 30 s after the last one before it.
@@ -119,6 +121,7 @@ class Pusher:
             self.log.info("push delivered again after failures")
         self.backoff_s = 0
         self.delay_s = self.cfg.get("chargehq", "push_interval_s")
+        self.retire.ok()
 
     def _done_fail(self, status, why):
         self.last_end_up = clock.uptime_ms()
@@ -132,7 +135,10 @@ class Pusher:
             max(FLOOR_S, self.cfg.get("chargehq", "push_interval_s"))
         self.backoff_s = FLOOR_S if not self.backoff_s else min(self.backoff_s * 2, cap)
         self.delay_s = self.backoff_s
-        self.log.error("push failed: %s; retry in %d s" % (why, self.backoff_s))
+        hourly = self.retire.failed(status, why)
+        if hourly:
+            self.delay_s = hourly
+        self.log.error("push failed: %s; retry in %d s" % (why, self.delay_s))
 
 
 def _read(path):

@@ -46,7 +46,8 @@ def html_parts(st):
     rows = (("Validation", st["validation"] or "-"),
             ("Last push", "%s: %s" % (st["last_push"] or "never", st["last_push_result"] or "-")),
             ("Next push in", "%d s" % st["next_push_s"]),
-            ("Pushes", "%d ok, %d failed" % (st["pushes_ok"], st["pushes_failed"])))
+            ("Pushes", "%d ok, %d failed" % (st["pushes_ok"], st["pushes_failed"])),
+            ("Endpoint", st.get("chargehq_gone") or "answering"))
     for label, v in rows:
         yield ("<tr><th>%s</th><td>%s</td></tr>" % (label, esc(v)))
     yield ("</table><h2>Device</h2><table>")
