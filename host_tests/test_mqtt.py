@@ -57,6 +57,31 @@ class Watcher:
 
 
 @pytest.fixture
+def tls_broker(tmp_path):
+    """mosquitto with a TLS listener whose certificate (for "localhost") a throw-away CA signed;
+    -> (broker, that CA as DER, another CA as DER)."""
+    import trustme
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    ca, other = trustme.CA(key_type=trustme.KeyType.RSA), trustme.CA(key_type=trustme.KeyType.RSA)
+    cert = ca.issue_cert("localhost")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    der = [x509.load_pem_x509_certificate(c.cert_pem.bytes()).public_bytes(Encoding.DER) for c in (ca, other)]
+    (tmp_path / "ca.der").write_bytes(der[0])
+    (tmp_path / "other.der").write_bytes(der[1])
+    b = mosquitto_broker.Broker(tls=(tmp_path / "cert.pem", tmp_path / "key.pem")).start()
+    yield b, tmp_path / "ca.der", tmp_path / "other.der"
+    b.stop()
+
+
+def test_mqtt_client_verified_tls(tls_broker, tmp_path):
+    b, ca, other = tls_broker
+    out = check_mp("fx_mqtt_tls.py", b.port, ca, other, state_dir=tmp_path, timeout=60)
+    assert "TLS ok" in out
+
+
+@pytest.fixture
 def brokers():
     plain = mosquitto_broker.Broker().start()
     auth = mosquitto_broker.Broker(users={"meter": "s3cret"}).start()

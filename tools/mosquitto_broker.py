@@ -31,9 +31,11 @@ def _free_port():
 
 
 class Broker:
-    def __init__(self, port=None, users=None, folder=None):
+    def __init__(self, port=None, users=None, folder=None, tls=None):
+        """tls: (certfile, keyfile) PEM paths: the listener speaks TLS only."""
         self.port = port or _free_port()
         self.users = users
+        self.tls = tls
         self.dir = pathlib.Path(folder or tempfile.mkdtemp(prefix="mosquitto-"))
         self.proc = None
 
@@ -43,6 +45,12 @@ class Broker:
         # the log goes to stderr (our file) rather than a file it would have to open
         self.dir.chmod(0o755)
         conf = ["listener %d 127.0.0.1" % self.port, "persistence false", "log_dest stderr"]
+        if self.tls:
+            for i, src in enumerate(self.tls):  # copies the broker's own user can read
+                dst = self.dir / ("server-cert.pem", "server-key.pem")[i]
+                dst.write_bytes(pathlib.Path(src).read_bytes())
+                dst.chmod(0o644)
+            conf += ["certfile %s" % (self.dir / "server-cert.pem"), "keyfile %s" % (self.dir / "server-key.pem")]
         if self.users:
             pw = self.dir / "passwd"
             pw.write_text("")
@@ -63,6 +71,7 @@ class Broker:
                 raise RuntimeError("mosquitto exited: %s" % (self.dir / "broker.log").read_text()[-500:])
             try:
                 socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                time.sleep(0.05 if self.tls else 0)
                 return self
             except OSError:
                 time.sleep(0.05)
