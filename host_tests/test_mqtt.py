@@ -84,7 +84,11 @@ def test_mqtt_client_verified_tls(tls_broker, tmp_path):
 @pytest.fixture
 def brokers():
     plain = mosquitto_broker.Broker().start()
-    auth = mosquitto_broker.Broker(users={"meter": "s3cret"}).start()
+    try:
+        auth = mosquitto_broker.Broker(users={"meter": "s3cret"}).start()
+    except Exception:
+        plain.stop()
+        raise
     bad = {m: BadBroker(m).start() for m in ("silent", "close", "http", "refuse_auth", "oversize",
                                               "malformed", "junk_type", "drop_later", "no_pingresp")}
     yield plain, auth, bad

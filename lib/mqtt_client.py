@@ -107,8 +107,7 @@ class Client:
         self._r = None
         self._w = None
         self._reader_task = None
-        self._last_tx = 0
-        self._last_rx = 0
+        self._ping_at = 0        # ticks of the last PINGREQ (or of the connection)
         self._ping_sent = False
 
     @property
@@ -153,7 +152,7 @@ class Client:
             raise MQTTError("%s:%d is not an MQTT broker (no CONNACK)" % (self.host, self.port))
         if body[1]:
             raise MQTTError("broker refused the connection: %s" % _REFUSED.get(body[1], "code %d" % body[1]))
-        self._last_tx = self._last_rx = ticks_ms()
+        self._ping_at = ticks_ms()
         self._ping_sent = False
 
     async def _packet(self, expect=None):
@@ -192,7 +191,6 @@ class Client:
                     pass  # nothing subscribed, yet a broker may deliver: ignored (size checked)
                 else:
                     raise MQTTError("unexpected packet 0x%02x from the broker" % kind)
-                self._last_rx = ticks_ms()
         except asyncio.CancelledError:
             return
         except MQTTError as e:
@@ -221,7 +219,6 @@ class Client:
             self._fail("broker stopped reading (send timed out)")
         except OSError as e:
             self._fail("%s:%d %s" % (self.host, self.port, _oserror_text(e)))
-        self._last_tx = ticks_ms()
 
     def _fail(self, why):
         self.error = why
@@ -234,16 +231,18 @@ class Client:
         await self._send(publish_header(topic, len(msg), retain), msg)
 
     async def keepalive(self):
-        """Ping when nothing was sent for half the keepalive; MQTTError when the broker has been
-        silent for the whole keepalive after a ping (a dead link the socket cannot see)."""
+        """Ping every half keepalive, publishing or not (a QoS 0 publisher gets nothing back, so
+        only a PINGRESP shows that the broker is still there); MQTTError when none came within a
+        whole keepalive (a dead link the socket cannot see: writes still succeed into it)."""
         self._check()
         now = ticks_ms()
         ka = self.keepalive_s * 1000
-        if self._ping_sent and ticks_diff(now, self._last_rx) > ka:
-            self._fail("broker silent for %d s (no PINGRESP)" % self.keepalive_s)
-        if not self._ping_sent and ticks_diff(now, self._last_tx) >= ka // 2:
+        if self._ping_sent:
+            if ticks_diff(now, self._ping_at) > ka:
+                self._fail("broker silent for %d s (no PINGRESP)" % self.keepalive_s)
+        elif ticks_diff(now, self._ping_at) >= ka // 2:
             self._ping_sent = True
-            self._last_rx = now  # the broker has a whole keepalive to answer from here
+            self._ping_at = now
             await self._send(bytes((_PINGREQ, 0)))
 
     async def disconnect(self):

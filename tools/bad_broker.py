@@ -131,6 +131,7 @@ class BrokerFront:
                 port = self.bad[mode].port
             try:
                 up = socket.create_connection(("127.0.0.1", port), 2)
+                up.settimeout(None)  # (the 2 s were for connecting: an idle link is fine)
             except OSError:
                 c.close()
                 continue

@@ -13,6 +13,7 @@ _BACKOFF_MIN_S = const(2)
 _BACKOFF_MAX_S = const(300)
 _CONNECT_MS = const(10000)
 _FIRST_READ_WAIT_MS = const(10000)
+_STABLE_MS = const(10000)  # a connection that held this long ends a run of failures
 MARK = "mqtt_announced.json"  # what discovery announced, to take it back when MQTT is removed
 _STATE = ("meter_ok", "meter_error", "production_kw", "net_import_kw", "consumption_kw",
           "battery_discharge_kw", "battery_soc", "imported_kwh", "exported_kwh",
@@ -110,10 +111,12 @@ class MqttOutput:
         cl = self.client = make_client(self.c, self.dev, self.avail_topic)
         await cl.connect(_CONNECT_MS)
         self.connects += 1
-        self.log.info("mqtt: connected to %s:%d, state on %s" % (self.c["host"], self.c["port"],
-                                                               self.state_topic))
-        self.last_error = None
-        self.backoff_s = 0
+        if self.connects == 1:
+            self.log.info("mqtt: connected to %s:%d, state on %s" % (self.c["host"], self.c["port"],
+                                                                   self.state_topic))
+        # the failure count and its log line end only once the connection has held a while: a
+        # broker that accepts and then drops every connection keeps backing off, logged once
+        stable_in = _STABLE_MS
         await cl.publish(self.avail_topic, "online", retain=True)
         self._battery = None  # announce again on every connection (a broker may have lost it)
         interval = self.c["interval_s"] * 1000
@@ -126,10 +129,20 @@ class MqttOutput:
                 step = min(1000, interval - waited)
                 await asyncio.sleep_ms(step)
                 waited += step
+                if stable_in > 0:
+                    stable_in -= step
+                    if stable_in <= 0:
+                        self._stable()
                 if not self._wifi_up():
                     cl.close()  # the link is gone with the station: start afresh when it is back
                     raise _Down()
                 await cl.keepalive()
+
+    def _stable(self):
+        if self.last_error is not None:
+            self.log.info("mqtt: connected again to %s:%d" % (self.c["host"], self.c["port"]))
+        self.last_error = None
+        self.backoff_s = 0
 
     async def _announce(self, cl):
         if self.disc_topic is None:
