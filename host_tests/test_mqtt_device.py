@@ -45,6 +45,34 @@ def api_status(port):
         return json.loads(r.read())
 
 
+def check_discovery(disc, dev_id):
+    """A discovery message against HA's documented device discovery and MQTT sensor schema."""
+    # device-based discovery: dev and o at the root, components under cmps with p and unique_id
+    assert set(disc) <= ROOT_OPTIONS, set(disc) - ROOT_OPTIONS
+    assert disc["dev"]["ids"] == [dev_id] and disc["dev"]["name"] and disc["o"]["name"]
+    state_topic = disc["state_topic"]
+    avail = disc["availability_topic"]
+    assert state_topic == "chargehq-meter/%s/state" % dev_id and avail == "chargehq-meter/%s/status" % dev_id
+    cmps = disc["cmps"]
+    uids = [c["unique_id"] for c in cmps.values()]
+    assert len(set(uids)) == len(uids) and all(u.startswith(dev_id) for u in uids)
+    for cid, c in cmps.items():
+        assert re.fullmatch(r"[a-zA-Z0-9_-]+", cid)
+        assert c["p"] == "sensor" and set(c) <= SENSOR_OPTIONS, (cid, set(c) - SENSOR_OPTIONS)
+        if "device_class" in c:
+            assert c["unit_of_measurement"] in UNITS[c["device_class"]], c
+        if "state_class" in c:
+            assert c["state_class"] in STATE_CLASSES
+        if c.get("device_class") == "energy":
+            assert c["state_class"] == "total_increasing", c
+        assert c.get("entity_category") in (None, "diagnostic", "config")
+    want = {"grid_power", "solar_power", "consumption_power", "battery_power", "battery_soc",
+            "energy_imported", "energy_exported", "energy_imported_today", "energy_exported_today",
+            "validation", "wifi_signal"}
+    assert set(cmps) == want, set(cmps) ^ want
+    return cmps
+
+
 @pytest.fixture
 def broker():
     b = mosquitto_broker.Broker().start()
@@ -88,30 +116,9 @@ def test_mqtt_only_device_discovery_and_state(broker, tmp_path):
     out = "\n".join(t for _, t in dev.lines)
     assert "mqtt: connected to 127.0.0.1:%d" % b.port in out, out
     assert "push" not in out.lower().replace("push api", ""), "no Charge HQ push without the target: " + out
-    # device-based discovery: dev and o at the root, components under cmps with p and unique_id
-    assert set(disc) <= ROOT_OPTIONS, set(disc) - ROOT_OPTIONS
-    assert disc["dev"]["ids"] == [dev_id] and disc["dev"]["name"] and disc["o"]["name"]
-    state_topic = disc["state_topic"]
-    avail = disc["availability_topic"]
-    assert state_topic == "chargehq-meter/%s/state" % dev_id and avail == "chargehq-meter/%s/status" % dev_id
+    cmps = check_discovery(disc, dev_id)
+    state_topic, avail = disc["state_topic"], disc["availability_topic"]
     assert w.on(avail)[0] == (b"online", False)
-    cmps = disc["cmps"]
-    uids = [c["unique_id"] for c in cmps.values()]
-    assert len(set(uids)) == len(uids) and all(u.startswith(dev_id) for u in uids)
-    for cid, c in cmps.items():
-        assert re.fullmatch(r"[a-zA-Z0-9_-]+", cid)
-        assert c["p"] == "sensor" and set(c) <= SENSOR_OPTIONS, (cid, set(c) - SENSOR_OPTIONS)
-        if "device_class" in c:
-            assert c["unit_of_measurement"] in UNITS[c["device_class"]], c
-        if "state_class" in c:
-            assert c["state_class"] in STATE_CLASSES
-        if c.get("device_class") == "energy":
-            assert c["state_class"] == "total_increasing", c
-        assert c.get("entity_category") in (None, "diagnostic", "config")
-    want = {"grid_power", "solar_power", "consumption_power", "battery_power", "battery_soc",
-            "energy_imported", "energy_exported", "energy_imported_today", "energy_exported_today",
-            "validation", "wifi_signal"}
-    assert set(cmps) == want, set(cmps) ^ want
     # the templates, rendered as HA would (Jinja2), give the state's values in the stated units
     s = [x for x in states(w, state_topic) if x["meter_ok"]][-1]
     assert render(cmps["grid_power"]["value_template"], s) == round(s["net_import_kw"] * 1000)
@@ -251,6 +258,8 @@ def test_portal_provisioned_mqtt_only_device(broker, tmp_path):
         assert w.wait_for(lambda: any(t.startswith("homeassistant/device/") for t, _p, _r in w.msgs) and any(
             json.loads(p)["meter_ok"] for t, p, _r in w.msgs if t.endswith("/state")), 60), \
             "\n".join(t for _, t in dev.lines[-40:])
+        topic = [t for t, _p, _r in w.msgs if t.startswith("homeassistant/device/")][-1]
+        check_discovery(json.loads(w.on(topic)[-1][0]), topic.split("/")[2])
     finally:
         dev.stop()
     saved = json.loads((dev.fs / "config.json").read_text())

@@ -6,6 +6,7 @@ import json
 import socket
 import sys
 import time
+import urllib.request
 
 from mp import ROOT, free_port
 from test_mqtt import Watcher
@@ -43,6 +44,8 @@ def test_openevse_grid_ie_and_a_slow_openevse(tmp_path):
         time.sleep(16)
         n_state_slow = len([1 for t, _p, _r in w.msgs if t.endswith("/state")]) - n_state
         st = api_status(http)
+        with urllib.request.urlopen("http://127.0.0.1:%d/" % http, timeout=5) as r:
+            page = r.read().decode()
     finally:
         dev.stop()
         srv.shutdown()
@@ -65,4 +68,5 @@ def test_openevse_grid_ie_and_a_slow_openevse(tmp_path):
     assert out.count("openevse: no answer from 127.0.0.1 within 5 s") == 1, out
     assert n_state_slow >= 5, "MQTT state kept flowing while OpenEVSE was slow (%d)" % n_state_slow
     assert st["openevse"]["error"] and st["meter_ok"], st
+    assert "<th>OpenEVSE</th>" in page and "no answer" in page and "<th>MQTT</th>" in page, page
     assert len([1 for _, t in dev.lines if "reading:" in t]) >= polls_before
