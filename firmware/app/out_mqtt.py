@@ -94,6 +94,8 @@ class MqttOutput:
                 continue
             try:
                 await self._session()
+            except _Down:  # the Wi-Fi supervisor says why; reconnect as soon as it is back
+                pass
             except Exception as e:  # MQTTError, CA file (OSError/ValueError), MemoryError
                 self._failed(_why(e))
             if self.client is not None:
