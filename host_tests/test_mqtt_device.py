@@ -267,3 +267,26 @@ def test_portal_provisioned_mqtt_only_device(broker, tmp_path):
     assert saved["mqtt"]["host"] == "127.0.0.1" and saved["mqtt"]["port"] == b.port
     out = "\n".join(t for _, t in dev.lines)
     assert "needs set-up" in out and "mqtt: connected" in out, out
+
+
+def test_wifi_outage_offline_then_online_again(broker, tmp_path):
+    """The router goes away for 12 s: the device drops its MQTT link with the station (the broker
+    sends the will: offline), logs no MQTT error for it, and is online with state again after."""
+    b, w = broker
+    dev, http = new_device(tmp_path, b.port, {"mqtt": {"interval_s": 2}})
+    dev.start("power")
+    try:
+        assert w.wait_for(lambda: any(t.endswith("/state") for t, _p, _r in w.msgs), 30)
+        avail = [t for t, _p, _r in w.msgs if t.endswith("/status")][0]
+        (dev.fs / ".wifi").write_text("down")
+        assert w.wait_for(lambda: w.on(avail)[-1] == (b"offline", False), 20), w.on(avail)
+        time.sleep(8)
+        t_back = time.time()
+        (dev.fs / ".wifi").write_text("ok")
+        assert w.wait_for(lambda: w.on(avail)[-1][0] == b"online", 30), w.on(avail)
+        assert w.wait_for(lambda: any(t > t_back and tp.endswith("/state")
+                                      for t, (tp, _p, _r) in zip(w.times, w.msgs)), 20)
+    finally:
+        dev.stop()
+    out = "\n".join(t for _, t in dev.lines)
+    assert "mqtt: " not in out.replace("mqtt: connected", ""), out

@@ -270,6 +270,14 @@ class Client:
                 w.close()
             except Exception:
                 pass
+            # MicroPython's Stream.close() only marks the stream (wait_closed() closes the
+            # socket): close the socket now, or every reconnect would leak one (the ESP32 has ~10)
+            s = getattr(w, "s", None)
+            if s is not None:
+                try:
+                    s.close()
+                except Exception:
+                    pass
         if not keep_error:
             self.error = None
 

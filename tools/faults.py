@@ -298,6 +298,13 @@ _BROKER_FAULTS = (("refused", "refused"), ("silent", "no answer"), ("refuse_auth
                   ("drop_later", "closed"), ("no_pingresp", "silent"))
 
 
+def _open_files(dev):
+    try:
+        return len(os.listdir("/proc/%d/fd" % dev.proc.pid))
+    except OSError:
+        return -1
+
+
 def part_mqtt(tmp, n, seed):
     """Broker faults against the whole firmware with MQTT and the Charge HQ push: each fault
     logged once with its reason, MQTT state flowing again after it clears, sampling and the
@@ -323,10 +330,12 @@ def part_mqtt(tmp, n, seed):
     kinds = kinds[:n]  # the short form: a few of them (another seed, others)
 
     recover = []
+    fds = []
     fw.start("power")
     try:
         if not w.wait_for(lambda: any(t.endswith("/state") for t, _p, _r in w.msgs), 30):
             r.fail("no MQTT state before the faults")
+        fds.append(_open_files(fw))
         for mode, words in kinds:
             front.switch(mode)
             t_on = time.time()
@@ -353,6 +362,9 @@ def part_mqtt(tmp, n, seed):
                 r.fail("'%s': no 'connected again' line after it cleared" % mode)
             if len(lines) > 3:
                 r.fail("'%s': %d log lines for one fault: %s" % (mode, len(lines), lines))
+        fds.append(_open_files(fw))
+        if len(fds) == 2 and fds[-1] > fds[0] + 2:  # (a push or a page may hold one or two for a moment)
+            r.fail("open files grew from %d to %d: sockets leak" % (fds[0], fds[-1]))
     finally:
         fw.stop(10)
         srv.shutdown()
@@ -374,8 +386,8 @@ def part_mqtt(tmp, n, seed):
         r.fail("Charge HQ pushes disturbed: %d in %.0f s, gaps %s" % (len(pushes), span, gaps))
     if worst > 6:
         r.fail("sampling stalled: %.1f s between reading lines (every 2 s)" % worst)
-    r.detail = ("%d pushes (all >= 30 s apart), longest gap between readings %.1f s; MQTT state again "
-                "after: %s" % (len(pushes), worst, "; ".join(
+    r.detail = ("%d pushes (all >= 30 s apart), longest gap between readings %.1f s, open files %s; "
+                "MQTT state again after: %s" % (len(pushes), worst, " -> ".join(map(str, fds)), "; ".join(
                     "%s %s" % (m, "%.1f s" % g if g is not None else "NONE") for m, g, _ in recover)))
     return r
 

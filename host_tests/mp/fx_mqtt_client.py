@@ -56,6 +56,31 @@ async def main():
     c.close()
     await asyncio.sleep_ms(300)
 
+    # connections closed from our side (reconnects) free their sockets: none may leak
+    import os
+    fds = len(os.listdir("/proc/self/fd"))
+    for i in range(20):
+        c = mqtt_client.Client("mptest-cycle", "127.0.0.1", port, keepalive_s=5)
+        await c.connect()
+        await c.publish("mptest/cycle", str(i))
+        c.close()
+    await asyncio.sleep_ms(100)
+    eq(len(os.listdir("/proc/self/fd")), fds, "open files after 20 connect/close cycles")
+    for name in ("malformed", "close"):  # and those the broker's junk or close ended
+        for i in range(5):
+            c = mqtt_client.Client("x", "127.0.0.1", bad[name])
+            try:
+                await c.connect(2000)
+                for _ in range(10):
+                    await asyncio.sleep_ms(50)
+                    if not c.connected:
+                        break
+            except mqtt_client.MQTTError:
+                pass
+            c.close()
+    await asyncio.sleep_ms(100)
+    eq(len(os.listdir("/proc/self/fd")), fds, "open files after connections the broker ended")
+
     # credentials
     c = mqtt_client.Client("mptest-auth", "127.0.0.1", auth_port, user="meter", password="wrong")
     await fails(c, ("bad user name or password", "not authorised"))
