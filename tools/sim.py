@@ -146,13 +146,13 @@ def output_flags(a, cfg):
     """--mqtt / --no-chargehq / --openevse: the outputs of the device's config."""
     if a.mqtt:
         host, _, port = a.mqtt.rpartition(":")
-        cfg.setdefault("mqtt", {}).update({"host": host or "127.0.0.1", "port": int(port), "enabled": True})
+        cfg.setdefault("mqtt", {}).update({"host": host or "127.0.0.1", "port": int(port)})
     if a.no_chargehq:
         cfg.setdefault("chargehq", {})["enabled"] = False
     elif "chargehq" in cfg:
         cfg["chargehq"].setdefault("enabled", True)
     if a.openevse:
-        cfg.setdefault("openevse", {}).update({"url": a.openevse, "enabled": True})
+        cfg.setdefault("openevse", {})["url"] = a.openevse
 
 
 def sim_ports(a, cfg):

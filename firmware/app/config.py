@@ -45,20 +45,18 @@ _SCHEMA = (
     ("portal", "http_port", "i", 80, 1, 65535),    # the web server (set-up portal, status page)
     ("portal", "dns_port", "i", 53, 1, 65535),     # the set-up DNS catch-all
     ("portal", "status_page", "b", True, 0, 0),    # status page + /api/status on the LAN (Microdot: RAM)
-    # -- outputs beside Charge HQ: on when their host / url is set and enabled (app.outputs) --
-    ("mqtt", "enabled", "b", True, 0, 0),
+    # -- outputs beside Charge HQ: on when their host / url is set (app.outputs); TLS to the
+    #    broker is verified against chargehq.ca_file, the device's one CA bundle --
     ("mqtt", "host", "s", "", 0, 64),              # broker host name or IP; empty: no MQTT
     ("mqtt", "port", "i", 1883, 1, 65535),
     ("mqtt", "user", "s", "", 0, 64),
     ("mqtt", "password", "s", "", 0, 64),
-    ("mqtt", "tls", "b", False, 0, 0),             # TLS verified against mqtt.ca_file (port 8883 usually)
-    ("mqtt", "ca_file", "s", "ca/roots.der", 1, 64),
+    ("mqtt", "tls", "b", False, 0, 0),             # TLS (port 8883 usually), verified: chargehq.ca_file
     ("mqtt", "topic_prefix", "s", "chargehq-meter", 1, 48),  # state on <prefix>/<device id>/state
     ("mqtt", "discovery", "b", True, 0, 0),        # Home Assistant MQTT discovery
     ("mqtt", "discovery_prefix", "s", "homeassistant", 1, 48),
     ("mqtt", "interval_s", "i", 10, 1, 3600),
-    ("mqtt", "keepalive_s", "i", 60, 10, 3600),
-    ("openevse", "enabled", "b", True, 0, 0),
+    ("mqtt", "keepalive_s", "i", 60, 10, 3600),    # the broker says "offline" 1.5 x this after a loss
     ("openevse", "url", "s", "", 0, 128),          # e.g. http://openevse.local (POST /status)
     ("openevse", "interval_s", "i", 10, 5, 3600),
     # -- serial console (section "console") --
@@ -178,9 +176,9 @@ def outputs(data):
     ch = data["chargehq"]
     if ch["enabled"] and ch["api_key"]:
         out.append("chargehq")
-    if data["mqtt"]["enabled"] and data["mqtt"]["host"]:
+    if data["mqtt"]["host"]:
         out.append("mqtt")
-    if data["openevse"]["enabled"] and data["openevse"]["url"]:
+    if data["openevse"]["url"]:
         out.append("openevse")
     return out
 
@@ -191,18 +189,18 @@ def _check_outputs(cfg):
     d = cfg.data
     url = d["openevse"]["url"]
     if url and not url.startswith("http://"):
-        cfg.errors.append("openevse.url: must start with http:// (OpenEVSE serves plain HTTP on the LAN)")
+        cfg.errors.append("openevse.url: must start with http://")
         d["openevse"]["url"] = ""
     on = outputs(d)
     ch = d["chargehq"]
     if ch["enabled"] and not ch["api_key"]:
         if on:
-            cfg.errors.append("chargehq.api_key: empty: the Charge HQ push is off")
+            cfg.errors.append("chargehq.api_key: empty: Charge HQ off")
             ch["enabled"] = False
         elif cfg.problem is None:
             cfg.problem = "no Charge HQ API key"
     elif not on and cfg.problem is None:
-        cfg.problem = "no output: enable Charge HQ, MQTT (mqtt.host) or OpenEVSE (openevse.url)"
+        cfg.problem = "no output (Charge HQ, mqtt.host, openevse.url)"
 
 
 def _validate_source(src, cfg, deep):

@@ -13,7 +13,8 @@ _BACKOFF_MIN_S = const(2)
 _BACKOFF_MAX_S = const(300)
 _CONNECT_MS = const(10000)
 _FIRST_READ_WAIT_MS = const(10000)
-_STABLE_MS = const(10000)  # a connection that held this long ends a run of failures
+_STABLE_MS = const(10000)
+KEEPALIVE_S = const(60)  # the broker says "offline" (the will) 90 s after a silent loss  # a connection that held this long ends a run of failures
 MARK = "mqtt_announced.json"  # what discovery announced, to take it back when MQTT is removed
 _STATE = ("meter_ok", "meter_error", "production_kw", "net_import_kw", "consumption_kw",
           "battery_discharge_kw", "battery_soc", "imported_kwh", "exported_kwh",
@@ -29,15 +30,15 @@ def device_id():
         return "000000"
 
 
-def make_client(c, dev, will_topic):
+def make_client(c, ca_file, dev, will_topic):
     import mqtt_client
     ctx = None
     if c["tls"]:
         import https_post
-        with open(c["ca_file"], "rb") as f:
+        with open(ca_file, "rb") as f:
             ctx = https_post.tls_context(f.read())
     return mqtt_client.Client("chargehq-meter-" + dev, c["host"], c["port"], c["user"], c["password"],
-                              c["keepalive_s"], ctx, (will_topic, b"offline", True) if will_topic else None)
+                              c.get("keepalive_s", 60), ctx, (will_topic, b"offline", True) if will_topic else None)
 
 
 class MqttOutput:
@@ -110,7 +111,7 @@ class MqttOutput:
         self.last_error = why
 
     async def _session(self):
-        cl = self.client = make_client(self.c, self.dev, self.avail_topic)
+        cl = self.client = make_client(self.c, self.app.cfg.get("chargehq", "ca_file"), self.dev, self.avail_topic)
         await cl.connect(_CONNECT_MS)
         self.connects += 1
         if self.connects == 1:
@@ -162,7 +163,7 @@ class MqttOutput:
         await cl.publish(self.disc_topic, msg, retain=True)
         msg = None
         self._battery = battery
-        _write_mark(self.c, self.disc_topic, self.avail_topic)
+        _write_mark(self.c, self.app.cfg.get("chargehq", "ca_file"), self.disc_topic, self.avail_topic)
 
 
 def _unload(name):
@@ -188,12 +189,12 @@ def _why(e):
     return str(e) or type(e).__name__
 
 
-def _write_mark(c, disc, avail):
+def _write_mark(c, ca_file, disc, avail):
     import os
     try:
         old = _read_mark()
         want = {"host": c["host"], "port": c["port"], "user": c["user"], "password": c["password"],
-                "tls": c["tls"], "ca_file": c["ca_file"], "keepalive_s": c["keepalive_s"],
+                "tls": c["tls"], "ca_file": ca_file, "keepalive_s": c["keepalive_s"],
                 "topics": [disc, avail]}
         if old == want:
             return
@@ -226,7 +227,7 @@ async def retract(app, log):
         if w is None or w.isconnected():
             cl = None
             try:
-                cl = make_client(m, device_id(), None)
+                cl = make_client(m, m.get("ca_file", "ca/roots.der"), device_id(), None)
                 await cl.connect(_CONNECT_MS)
                 for t in m["topics"]:
                     if t:

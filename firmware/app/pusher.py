@@ -31,8 +31,15 @@ class Pusher:
         # heap, so a cached context costs the heap almost nothing, where a new one per push read
         # the CA file into a fresh block (7 KB) and churned a small, split heap every minute.
         self._tls = None              # (ca_file, SSLContext)
-        from app.retire import Retire
-        self.retire = Retire(log)     # "gone" for 24 h: one try an hour (app.retire)
+        # app.retire ("gone" for 24 h: one try an hour), loaded only once a failure looks like
+        # "gone" or an earlier boot left its mark: most devices never need its RAM
+        self.retire = None
+        try:
+            import os
+            os.stat(_GONE_FILE)
+            self._retire(True)
+        except OSError:
+            pass
 
     def restore(self, last_attempt_s, age_ms=None):
         """After a reset: the first push waits until 30 s after the last one before it.
@@ -121,7 +128,9 @@ class Pusher:
             self.log.info("push delivered again after failures")
         self.backoff_s = 0
         self.delay_s = self.cfg.get("chargehq", "push_interval_s")
-        self.retire.ok()
+        if self.retire is not None:
+            self.retire.ok()
+            self.retire = None
 
     def _done_fail(self, status, why):
         self.last_end_up = clock.uptime_ms()
@@ -135,10 +144,21 @@ class Pusher:
             max(FLOOR_S, self.cfg.get("chargehq", "push_interval_s"))
         self.backoff_s = FLOOR_S if not self.backoff_s else min(self.backoff_s * 2, cap)
         self.delay_s = self.backoff_s
-        hourly = self.retire.failed(status, why)
+        r = self._retire(status in (404, 410) or "DNS lookup" in why or "does not match" in why)
+        hourly = r.failed(status, why) if r is not None else None
         if hourly:
             self.delay_s = hourly
         self.log.error("push failed: %s; retry in %d s" % (why, self.delay_s))
+
+
+    def _retire(self, load):
+        if self.retire is None and load:
+            from app.retire import Retire
+            self.retire = Retire(self.log)
+        return self.retire
+
+
+_GONE_FILE = "chq_gone.txt"  # app.retire.FILE (not imported: that module loads only when needed)
 
 
 def _read(path):

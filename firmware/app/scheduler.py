@@ -297,7 +297,7 @@ class App:
             "last_push_result": p.last_result,
             "last_push_status": p.last_status,
             "pushes_ok": p.ok_count, "pushes_failed": p.fail_count,
-            "chargehq_gone": p.retire.text(),  # app.retire: the endpoint gone for 24 h, or None
+            "chargehq_gone": p.retire.text() if p.retire else None,  # app.retire: gone for 24 h
             "next_push_s": max(0, due // 1000),
             "wifi": wifi,
             "uptime_s": clock.uptime_s(),

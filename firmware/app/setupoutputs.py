@@ -1,18 +1,7 @@
 # The settings form's outputs: Charge HQ on or off, an MQTT broker, an OpenEVSE charger (the
-# form's "Outputs" fields, web/form.html). Kept apart from app.setupsave so the outputs can grow
-# without touching the form's other parts. A field the form did not send keeps its setting.
-from micropython import const
-
-_MQTT_PORT = const(1883)
-
-
-def fields(data):
-    """The form's current values for the outputs (secrets never: their fields stay empty)."""
-    m = data.get("mqtt") or {}
-    return {"chargehq_on": "1" if data["chargehq"].get("enabled", True) else "0",
-            "mqtt_host": m.get("host", ""), "mqtt_port": m.get("port", _MQTT_PORT),
-            "mqtt_user": m.get("user", ""),
-            "openevse_url": (data.get("openevse") or {}).get("url", "")}
+# form's output fields, web/form.html; app.webforms.fields fills them). Kept apart from
+# app.setupsave so the outputs can grow without touching the form's other parts, and loaded only
+# when a form carries them. A field the form did not send keeps its setting.
 
 
 def apply(form, data, errors):
@@ -34,13 +23,9 @@ def apply(form, data, errors):
         pw = form.get("mqtt_password") or ""
         if pw or not m["user"]:  # empty keeps the password (for the same user)
             m["password"] = pw
-        if m["host"]:
-            m["enabled"] = True
         data["mqtt"] = m
     if "openevse_url" in form:
         url = (form.get("openevse_url") or "").strip()
         oe = dict(data.get("openevse") or {})
         oe["url"] = url
-        if url:
-            oe["enabled"] = True
         data["openevse"] = oe

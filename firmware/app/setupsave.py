@@ -60,8 +60,9 @@ def apply(current, form):
     if pw or ssid != w["ssid"]:  # empty keeps the password only for the same network
         w["password"] = pw
     w["ssid"] = ssid
-    from app import setupoutputs  # Charge HQ on/off, MQTT, OpenEVSE
-    setupoutputs.apply(form, data, errors)
+    if "mqtt_host" in form or "chargehq_on" in form or "openevse_url" in form:
+        from app import setupoutputs  # Charge HQ on/off, MQTT, OpenEVSE
+        setupoutputs.apply(form, data, errors)
     key = (form.get("api_key") or "").strip()
     if key:
         c["api_key"] = key

@@ -47,8 +47,8 @@ def html_parts(st):
             ("Last push", "%s: %s" % (st["last_push"] or "never", st["last_push_result"] or "-")),
             ("Next push in", "%d s" % st["next_push_s"]),
             ("Pushes", "%d ok, %d failed" % (st["pushes_ok"], st["pushes_failed"])),
-            ("Endpoint", st.get("chargehq_gone") or "answering"))
-    for label, v in rows + _output_rows(st):
+            ("Endpoint", st.get("chargehq_gone") or "answering"))  # app.retire
+    for label, v in rows:
         yield ("<tr><th>%s</th><td>%s</td></tr>" % (label, esc(v)))
     yield ("</table><h2>Device</h2><table>")
     w = st.get("wifi")
@@ -69,20 +69,6 @@ def html_parts(st):
         yield ("<tr><th>%s</th><td>%s</td></tr>" % (label, esc(v)))
     yield ('</table><p><a href="/api/status">JSON</a> &middot; <a href="/settings">Settings</a>'
            ' &middot; <a href="/update">Update</a></p>')
-
-
-def _output_rows(st):
-    """MQTT and OpenEVSE (app.outputs), when on."""
-    out = ()
-    m = st.get("mqtt")
-    if m:
-        out += (("MQTT", "%s %s, %d published%s" % ("connected to" if m["connected"] else "not connected to",
-                                                   m["broker"], m["published"],
-                                                   ": " + m["error"] if m["error"] else "")),)
-    o = st.get("openevse")
-    if o:
-        out += (("OpenEVSE", "%s, %d sent%s" % (o["url"], o["sent"], ": " + o["error"] if o["error"] else "")),)
-    return out
 
 
 def authorized(req, pw):

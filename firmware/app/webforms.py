@@ -85,8 +85,10 @@ def fields(data):
     if kind == "atm90e32":
         for i, role in enumerate(ct_roles(src, d["board"])):
             f["ct%d" % (i + 1)] = role
-    from app import setupoutputs
-    f.update(setupoutputs.fields(data))
+    m = data.get("mqtt") or {}  # the outputs (app.setupoutputs reads them back); no secrets
+    f["chargehq_on"] = "1" if c.get("enabled", True) else "0"
+    f["mqtt_host"], f["mqtt_port"], f["mqtt_user"] = m.get("host", ""), m.get("port", 1883), m.get("user", "")
+    f["openevse_url"] = (data.get("openevse") or {}).get("url", "")
     return f
 
 

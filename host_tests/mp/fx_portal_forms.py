@@ -129,6 +129,23 @@ eq(value("sel:baud:9600"), "", "other baud not selected")
 opts = "".join(value("files:profiles:profile"))
 check('<option value="sdm72" selected>' in opts and "sungrow_sh" in opts, opts[:200])
 # one try at a time: a second form while the first network is being tried is turned away
+# the outputs: Charge HQ off, a broker, OpenEVSE; the form shows them back, never the password
+base = config.defaults()
+base["source"] = {"type": "simulated"}
+base["wifi"]["ssid"] = "HomeNet"
+base["device"]["admin_password"] = "admin-pass-1"
+out_form = {"ssid": "HomeNet", "source": "simulated", "api_key": "", "push_interval_s": "60",
+            "chargehq_on": "0", "mqtt_host": "10.0.0.2", "mqtt_port": "8883", "mqtt_user": "u",
+            "mqtt_password": "secret-pw", "openevse_url": "http://oe.local"}
+d6, errs6, chk6 = apply(base, out_form)
+eq(errs6, [], "an MQTT + OpenEVSE set-up without a Charge HQ key")
+eq(config.outputs(chk6.data), ["mqtt", "openevse"], "the outputs that run")
+f6 = fields(d6)
+eq((f6["chargehq_on"], f6["mqtt_host"], f6["mqtt_port"], f6["mqtt_user"], f6["openevse_url"]),
+   ("0", "10.0.0.2", 8883, "u", "http://oe.local"), "config -> form")
+check("secret-pw" not in str(f6), "the MQTT password is never put in the form")
+d7, errs7, _ = apply(base, dict(out_form, chargehq_on="1"))
+check(any("turn Charge HQ off" in e for e in errs7), errs7)
 import asyncio
 from app import setupsave
 

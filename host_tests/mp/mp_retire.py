@@ -51,6 +51,8 @@ def push(p, result, advance_s):
     return asyncio.run(p.send('{"apiKey":"k"}'))
 
 
+from app import pusher
+eq(pusher._GONE_FILE, retire.FILE, "the pusher looks for app.retire's file")
 eq(retire.gone_reason(404, "HTTP 404"), "HTTP 404", "404")
 eq(retire.gone_reason(410, "HTTP 410"), "HTTP 410", "410")
 eq(retire.gone_reason(None, "DNS lookup of api.chargehq.net failed ([addrinfo error -2])"), "name not found", "NXDOMAIN")
@@ -65,6 +67,9 @@ log = ListLog()
 p = Pusher(cfg, log)
 nx = https_post.HttpError("DNS lookup of api.chargehq.net failed ([addrinfo error -2])")
 push(p, 200, 0)
+push(p, 503, 60)
+check(p.retire is None, "app.retire is not loaded for a failure that is not 'gone'")
+push(p, 200, 60)
 # gone answers for most of a day, with a network outage and a 503 in between: backoff as usual
 t0 = wall[0] + 60
 push(p, nx, 60)
@@ -92,7 +97,7 @@ eq(p.delay_s, 3600, "still once an hour whatever the failure")
 eq(len([l for l in log.lines if "Charge HQ not answering since" in l]), 1, "still said once")
 # it answers again: back to normal, the mark removed
 push(p, 200, 3600)
-check(not p.retire.retired and p.retire.text() is None, "a delivered push ends it")
+check(p.retire is None, "a delivered push ends it")
 eq(p.delay_s, 60, "back to the push interval")
 check(retire.FILE not in os.listdir(), "mark removed")
 check(any("answers again" in l for l in log.lines), "said")
