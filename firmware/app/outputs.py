@@ -10,9 +10,6 @@ def services(app, log):
     out = []
     if "mqtt" in on:
         from app.out_mqtt import MqttOutput
-        pw = app.cfg.get("mqtt", "password")
-        if pw:
-            log.secrets.append(pw)
         o = MqttOutput(app, log)
         app.outputs.append(o)
         out.append(o.run())
