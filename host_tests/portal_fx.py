@@ -12,9 +12,10 @@ sys.path.insert(0, str(ROOT / "tools"))
 import build_microdot  # noqa: E402
 
 PORTAL_HEAP = int(os.environ.get("PORTAL_HEAP", 98304))  # the issue's target for portal mode: 96 KB
-# The functional tests run in twice that: the 64-bit unix port needs about twice an ESP32's heap for
-# the same objects, so this is about what an ESP32 has free (~100 KB) once MicroPython is up.
-FUNCTIONAL_HEAP = 2 * 98304
+# The functional tests run on the 64-bit port with the app as .mpy in its heap: twice the ESP32's
+# pool leaves room for the 64-bit objects and the code. What fits an ESP32 is judged on the
+# 32-bit ESP32-shaped build instead (test_esp32_shape.py, make bench), not by this figure.
+FUNCTIONAL_HEAP = 2 * 114688
  # the issue's target for portal mode: 96 KB on the unix port
 
 
