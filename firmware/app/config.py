@@ -25,6 +25,7 @@ _SCHEMA = (
     ("device", "watchdog_s", "i", 60, 0, 600),
     ("device", "admin_password", "s", "", 0, 64),
     ("device", "report_s", "i", 0, 0, 3600),
+    ("device", "timezone", "s", "", 0, 64),  # POSIX TZ with DST rules (app.localtime); "" = UTC
     ("validation", "tolerance_w", "i", 100, 0, 100000),
     ("validation", "tolerance_pct", "i", 5, 0, 100),
     ("validation", "max_site_kw", "i", 100, 1, 10000),
@@ -134,6 +135,13 @@ def validate(raw, cfg=None, deep=True):
     if not ep.startswith("https://") and not ep.startswith("http://"):
         cfg.errors.append("chargehq.endpoint: must start with https://")
         cfg.data["chargehq"]["endpoint"] = DEFAULT_ENDPOINT
+    tz = cfg.data["device"]["timezone"]
+    if tz:
+        from app.localtime import check
+        why = check(tz)
+        if why:
+            cfg.errors.append("device.timezone: " + why)
+            cfg.data["device"]["timezone"] = ""
     _validate_source(raw.get("source"), cfg, deep)
     if cfg.problem is None:
         if not cfg.data["chargehq"]["api_key"]:

@@ -4,7 +4,7 @@ import asyncio
 import gc
 import time
 from micropython import const
-from app import clock, payload, validate
+from app import clock, localtime, payload, validate
 from app.energy import Energy
 from app.pusher import Pusher
 from app.site import Site
@@ -43,6 +43,7 @@ class App:
         self.wdt = None
         self.reset_cause = "unknown"  # set by app.main
         log.secrets.append(cfg.get("chargehq", "api_key"))
+        localtime.set_zone(cfg.get("device", "timezone"))
 
     # --- sampling -------------------------------------------------------------------------
     async def _start_source(self):
