@@ -240,10 +240,32 @@ def test_status_page_and_settings(tmp_path, mpy_path):
         assert d["meter_ok"] is True and d["wifi"]["connected"] and d["reset_cause"] == "power-on"
         st, h, page = request(dev, "GET", "/")
         assert st == 200
-        for text in ("Production", "Consumption", "Grid", "Battery", "Imported today",
-                     "Imported (lifetime)", "Validation", "Last push", "Next push in", "Wi-Fi",
-                     "signal -61 dBm", "Uptime", "Free memory", "Last reset", "power-on"):
+        for text in ("Solar", "Home", "Grid", "Battery", "Imported today", "<svg class=\"flow\"",
+                     "<svg class=\"chart\"", "Imported (lifetime)", "Check", "Last push", "Next push in",
+                     "Wi-Fi", "signal -61 dBm", "Up for", "Free memory", " KB", "Last reset", "power-on",
+                     '<script src="/status.js">', "<noscript>"):
             assert text in page, text
+        assert "script-src 'self'" in h["content-security-policy"]
+        st, h, js = request(dev, "GET", "/status.js")
+        assert st == 200 and h["content-type"] == "application/javascript" and "part=" in js
+        st, h, live = request(dev, "GET", "/?part=live")
+        assert st == 200 and live.startswith("<p") and "<html" not in live and "Imported today" in live
+        st, h, chart = request(dev, "GET", "/?part=chart")
+        assert st == 200 and chart.startswith("<svg class=\"chart\"")
+        st, h, body = request(dev, "GET", "/api/history")
+        hist = json.loads(body)
+        assert st == 200 and hist["step_s"] == 300 and len(hist["grid"]) == hist["points"] == 288
+        assert hist["solar"][-1] is not None and hist["solar"][0] is None  # up for seconds: one point
+        # the log, backup and restore: behind the admin password like the settings
+        for path in ("/log", "/backup", "/restore"):
+            assert request(dev, "GET", path)[0] == 401, path
+        st, _, logpage = request(dev, "GET", "/log", headers=_auth("admin-pass-1"))
+        assert st == 200 and "source simulated started" in logpage
+        st, h, backup = request(dev, "GET", "/backup", headers=_auth("admin-pass-1"))
+        assert st == 200 and "attachment" in h["content-disposition"]
+        kept = json.loads(backup)
+        assert kept["wifi"]["ssid"] == "HomeNet" and "password" not in kept["wifi"]
+        assert "api_key" not in kept["chargehq"] and "admin_password" not in kept["device"]
         for body in (page, json.dumps(d)):
             assert "status-test-KEY" not in body and "hunter2" not in body and "admin-pass" not in body
         st, _, body = request(dev, "GET", "/api/nothing")
@@ -259,7 +281,7 @@ def test_status_page_and_settings(tmp_path, mpy_path):
         assert st == 200 and 'name="ssid"' in body and "<title>Settings</title>" in body
         assert from_addr(dev, "127.0.0.2", "/settings")[0] == 200
         assert from_addr(dev, "127.1.0.1", "/settings")[0] == 401
-        assert from_addr(dev, "127.1.0.1", "/")[0] == 200 and "Production" in from_addr(dev, "127.1.0.1", "/")[2]
+        assert from_addr(dev, "127.1.0.1", "/")[0] == 200 and "Imported today" in from_addr(dev, "127.1.0.1", "/")[2]
 
         # settings: only with the admin password; the API key is never shown, only replaced
         st, h, _ = request(dev, "GET", "/settings")

@@ -21,7 +21,7 @@ SECRET_NAMES = ("api_key", "password", "admin_password")
 _SECRET_BYTES = (b"api_key", b"password", b"admin_password")
 _NEED_APP = ("status", "watch", "push", "energy", "calibrate", "portal", "update")
 _MODULES = {"update": "console_ota", "config": "console_set", "set": "console_set", "wifi": "console_set",
-            "calibrate": "console_cal"}  # where a command lives (else console_cmds)
+            "calibrate": "console_cal", "backup": "backup", "restore": "backup"}  # else console_cmds
 
 
 def spans(line):

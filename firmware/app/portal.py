@@ -22,8 +22,9 @@ _CONN_TIMEOUT_S = const(15)  # a client that sends nothing must not hold a socke
 _MAX_CONNS = const(4)        # phones open many connections at once; lwIP has few sockets
 _CHUNK = const(1024)
 _DRAIN = const(8192)
-# loaded for one request in set-up mode, dropped after it (see Web.forget)
-_FORGET = ("app.webforms", "app.setupsave", "app.setupsources", "app.sources", "app.boards", "app.wifi")
+# loaded for one request, dropped after it (see Web.forget)
+_FORGET = ("app.webforms", "app.setupsave", "app.setupsources", "app.sources", "app.boards", "app.wifi",
+           "app.backup", "app.statusview")
 
 Request.max_content_length = MAX_BODY
 Request.max_body_length = MAX_BODY
@@ -85,11 +86,13 @@ def render(name, values):
             yield line[pos:] if pos else line
 
 
-def page(title, body, status=200, refresh=None):
-    """An HTML page; `body` is a string or an iterable of strings (sent ~1 KB at a time)."""
+def page(title, body, status=200, refresh=None, headers=None, head=""):
+    """An HTML page; `body` is a string or an iterable of strings (sent ~1 KB at a time).
+    `head`: more HTML for <head>; `headers`: instead of HTML_HEADERS (the status page's script)."""
     head = render("head", {"title": esc(title),
-                           "refresh": '<meta http-equiv="refresh" content="%d">' % refresh if refresh else ""})
-    return Response(_stream(head, body), status, HTML_HEADERS)
+                           "refresh": ('<meta http-equiv="refresh" content="%d">' % refresh if refresh else "")
+                           + head})
+    return Response(_stream(head, body), status, headers or HTML_HEADERS)
 
 
 def _stream(head, body):
@@ -117,8 +120,8 @@ def _parts(head, body):
 
 
 class Web(Microdot):
-    """Microdot with a deadline per connection, a cap on connections held at once, and (set-up
-    mode) modules loaded for one request dropped after it."""
+    """Microdot with a deadline per connection, a cap on connections held at once, and the
+    modules loaded for one request dropped after it."""
 
     def __init__(self, cfg, log, app=None, wlan=None, on_saved=None):
         super().__init__()
@@ -132,7 +135,7 @@ class Web(Microdot):
         self.state = {"join": None, "why": None, "ip": None, "ssid": None, "nets": None, "scanned": None}
         self.conns = 0
         self.paths = {}
-        self.keep = set(sys.modules) if self.setup else None
+        self.keep = set(sys.modules)
 
     async def handle_request(self, reader, writer):
         if self.conns >= _MAX_CONNS:
@@ -175,10 +178,9 @@ class Web(Microdot):
 
     def forget(self):
         """Drop the modules imported since start that only one request needed (the form, a
-        source's config check): the set-up portal must fit next to Microdot in a small heap.
-        They load again when needed."""
-        if self.keep is None:
-            return
+        source's config check, the status page's views): the set-up portal, and the LAN pages
+        beside the running meter, must fit next to Microdot in a small heap. They load again
+        when needed."""
         for name in list(sys.modules):
             if name not in self.keep and name.startswith(_FORGET):
                 del sys.modules[name]
@@ -276,9 +278,13 @@ def make(cfg, log, app=None, port=80, wlan=None, on_saved=None):
         def result(req):
             from app import setupsave
             return setupsave.result(web)
+        async def restore(req):  # a backup onto a new or reset device
+            from app import backup
+            return await backup.restore_page(web, req)
         web.on("/", index)
         web.on("/save", save, ("POST",))
         web.on("/result", result)
+        web.on("/restore", restore, ("GET", "POST"))
     else:
         from app import statuspage
         statuspage.register(web, app)

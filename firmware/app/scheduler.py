@@ -6,6 +6,7 @@ import time
 from micropython import const
 from app import clock, localtime, payload, validate
 from app.energy import Energy
+from app.history import History
 from app.pusher import Pusher
 from app.site import Site
 from app.sources import SourceError, make_source
@@ -28,6 +29,7 @@ class App:
         self.site = Site()            # the latest good reading
         self._scratch = Site()        # what a poll fills (copied only when it succeeds)
         self.energy = Energy()
+        self.history = History()      # 24 h of 5-minute points for the status page
         self.pusher = Pusher(cfg, log)
         self.source = None
         self.source_error = "not read yet"
@@ -38,6 +40,8 @@ class App:
         self.validation = None        # validate.Result of the latest push
         self.last_pushed_wh = None
         self._body_wh = None          # the totals in the body being pushed
+        self.push_error = None        # what the last push reported as `error` (no data), or None
+        self.error_pushes = 0         # pushes Charge HQ took that carried `error`, not data
         self.push_now = asyncio.Event()
         self.wifi = None
         self.wdt = None
@@ -109,6 +113,7 @@ class App:
         else:
             e.add(s.d_import_uwh, s.d_export_uwh)
         self.last_ok_up = clock.uptime_ms()
+        self.history.add(s, self.last_ok_up)
         every = self.cfg.get("device", "report_s")
         if every and self.last_ok_up - self._reported >= every * 1000:
             self._reported = self.last_ok_up
@@ -215,6 +220,9 @@ class App:
             body, summary = self.build_body()
             ok = await self.pusher.send(body)
             body = None
+            self.push_error = summary[7:] if summary.startswith("error: ") else None
+            if ok and self.push_error is not None:
+                self.error_pushes += 1
             if ok:
                 if self.validation is not None:
                     self.last_pushed_wh = self._body_wh
@@ -259,15 +267,19 @@ class App:
             "energy_store": self.store.status() if self.store else None,
             "validation": None if v is None else v.text(),
             "last_push": None if p.last_attempt_s is None else clock.fmt_time(p.last_attempt_s),
-            "last_push_result": p.last_result,
+            "last_push_result": p.last_result if self.push_error is None else
+            "%s, sent as an error report (%s): no data" % (p.last_result, self.push_error),
             "last_push_status": p.last_status,
-            "pushes_ok": p.ok_count, "pushes_failed": p.fail_count,
+            "pushes_ok": p.ok_count - self.error_pushes, "pushes_error": self.error_pushes,
+            "pushes_failed": p.fail_count,
             "next_push_s": max(0, due // 1000),
             "wifi": wifi,
             "uptime_s": clock.uptime_s(),
             "free_heap": gc.mem_free(),
             "reset_cause": self.reset_cause,
             "clock_synced": clock.is_synced(),
+            "local_time": clock.fmt_time(time.time()),
+            "config_errors": self.cfg.errors,
         }
 
     # --- network and clock ----------------------------------------------------------------

@@ -32,6 +32,9 @@ class Log:  # like mptest.ListLog (mptest loads only at the end)
 
     warn = error = info
 
+    def recent(self):  # app.log.Log's, for the /log page
+        return [(0, "I", m) for m in lines[-50:]]
+
 
 def on_saved(cfg, joined):
     saved.append((cfg.get("wifi", "ssid"), joined))

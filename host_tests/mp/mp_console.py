@@ -97,7 +97,8 @@ eq(app.cfg.get("chargehq", "push_interval_s"), 60, "push interval waits for the 
 check("source.speed: must be a whole number 1..3600" in out, "source checked by its module")
 eq(saved["source"]["speed"], 30, "source setting saved")
 eq(saved["console"]["echo"], False, "echo off saved")
-check("\nconfig\n" not in out and 'chargehq.api_key = "********9875"' in out, "echo off, key masked")
+check("\nconfig\n" not in out and 'chargehq.api_key = "(set, hidden)"' in out and "9875" not in out,
+      "echo off, key hidden")
 check("NEWKEY-abcdef-9875" in app.log.secrets, "new key masked in the log too")
 check(all("NEWKEY" not in e[2] for e in app.log.recent()), "log has no key")
 
