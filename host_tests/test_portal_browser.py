@@ -120,10 +120,10 @@ def test_status_and_settings_in_a_browser(tmp_path, chromium):
             try:
                 page = ctx.pages[0] if ctx.pages else ctx.new_page()
                 page.goto(dev.url + "/")
-                wait_until(lambda: page.reload() and "kW" in page.locator("table").first.inner_text(),
-                           "a reading on the status page")
+                wait_until(lambda: page.reload() and page.locator(".flow .v").count() >= 3,
+                           "a reading in the flow picture")
                 text = page.locator("body").inner_text()
-                for label in ("Production", "Consumption", "Last push", "Free memory", "Last reset"):
+                for label in ("Solar", "Home", "Grid", "Last push", "Free memory", "Last reset"):
                     assert label in text, label
                 page.click("text=Settings")
                 assert page.title() == "Settings"

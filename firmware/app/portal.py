@@ -96,17 +96,29 @@ def page(title, body, status=200, refresh=None, headers=None, head=""):
 
 
 def _stream(head, body):
-    buf = []
+    # Pieces are copied into one buffer per response and sent ~1 KB at a time (one TCP write per
+    # KB, not per fragment); joining them into new strings instead fragmented the heap until a
+    # long page (the status chart) could not find 2 KB in 50 KB free.
+    buf = bytearray(_CHUNK)
     n = 0
     for part in _parts(head, body):
-        buf.append(part)
-        n += len(part)
-        if n >= _CHUNK:  # one TCP write per ~1 KB, not per fragment
-            yield "".join(buf)
-            buf = []
-            n = 0
-    buf.append("</body></html>")
-    yield "".join(buf)
+        b = part.encode() if isinstance(part, str) else part
+        i = 0
+        while i < len(b):
+            k = min(len(b) - i, _CHUNK - n)
+            buf[n:n + k] = b[i:i + k] if i or k < len(b) else b
+            n += k
+            i += k
+            if n == _CHUNK:
+                yield buf  # written before the next piece is asked for (Microdot awaits it)
+                n = 0
+        b = None
+    end = b"</body></html>"
+    if n + len(end) > _CHUNK:
+        yield memoryview(buf)[:n]
+        n = 0
+    buf[n:n + len(end)] = end
+    yield memoryview(buf)[:n + len(end)]
 
 
 def _parts(head, body):

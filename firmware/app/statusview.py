@@ -12,9 +12,9 @@ _COLORS = ("#d9534f", "#e8a200", "#2a7ae2", "#3c9d3c")  # grid, solar, consumpti
 _NAMES = ("Grid", "Solar", "Home", "Battery")
 _IDLE_W = const(20)   # below this a flow is drawn still
 # chart geometry (SVG user units)
-_CX0 = const(44)
-_CW = const(548)
-_CY0 = const(10)
+_CX0 = const(4)
+_CW = const(592)
+_CY0 = const(20)
 _CH = const(170)
 
 
@@ -37,9 +37,10 @@ def human_uptime(s):
 
 
 # --- the flow picture ---------------------------------------------------------------------------
-# node: (x, y) and the path between it and the hub (160, 120), drawn from the node to the hub
-_NODES = ((44, 120, "M70 120H134"), (160, 34, "M160 60V94"), (276, 120, "M186 120H250"),
-          (160, 206, "M160 180V146"))
+# node: (x, y) and the path between it and the hub (160, 134), drawn from the node to the hub
+_NODES = ((44, 134, "M70 134H160"), (160, 48, "M160 74V134"), (276, 134, "M160 134H250"),
+          (160, 220, "M160 194V134"))
+_WAYS = (("import", "export"), ("", ""), ("", ""), ("discharging", "charging"))
 
 
 def _line(i, w, toward_hub):
@@ -51,35 +52,42 @@ def _line(i, w, toward_hub):
     return '<path class="fl %s" stroke="%s" d="%s"/>' % (cls, _COLORS[i], _NODES[i][2])
 
 
-def _node(i, w, sub):
+def _node(i, w, extra=""):
     x, y = _NODES[i][0], _NODES[i][1]
+    ly = y + 42 if i != 1 else y - 34  # the name below the circle (solar: above)
     if w is None:
-        return ('<g class="na"><circle cx="%d" cy="%d" r="26"/><text x="%d" y="%d">%s</text>'
-                '<text x="%d" y="%d" class="s">n/a</text></g>' % (x, y, x, y + 4, _NAMES[i], x, y + 40))
+        return ('<g class="na"><circle cx="%d" cy="%d" r="26"/><text x="%d" y="%d">n/a</text>'
+                '<text x="%d" y="%d" class="n">%s</text></g>' % (x, y, x, y + 4, x, ly, _NAMES[i]))
+    way = ""
+    if w > _IDLE_W:
+        way = _WAYS[i][0]
+    elif w < -_IDLE_W:
+        way = _WAYS[i][1]
     return ('<circle cx="%d" cy="%d" r="26" stroke="%s"/><text x="%d" y="%d" class="v">%s</text>'
-            '<text x="%d" y="%d" class="s">kW</text><text x="%d" y="%d" class="n">%s%s</text>'
-            % (x, y, _COLORS[i], x, y + 2, kw(w / 1000), x, y + 15, x, y + 40 if i != 1 else y - 32,
-               _NAMES[i], sub))
+            '<text x="%d" y="%d" class="s">kW</text><text x="%d" y="%d" class="n">%s%s%s</text>'
+            % (x, y, _COLORS[i], x, y + 2, kw(abs(w) / 1000), x, y + 15, x, ly, _NAMES[i],
+               " " + way if way else "", extra))
 
 
 def flow_svg(st):
+    """Solar above, grid left, home right, battery below, each joined to the middle by a line
+    whose dashes move the way the power flows; values without sign, the direction in words."""
     g = st.get
     grid, solar, load, batt = (g("net_import_kw"), g("production_kw"), g("consumption_kw"),
                                g("battery_discharge_kw"))
     w = [None if v is None else int(v * 1000) for v in (grid, solar, load, batt)]
     soc = g("battery_soc")
-    yield ('<svg class="flow" viewBox="0 0 320 252" role="img" aria-label="power flow">'
-           '<circle cx="160" cy="120" r="6" fill="#888"/>')
+    yield '<svg class="flow" viewBox="0 0 320 270" role="img" aria-label="power flow">'
     yield _line(0, w[0], True)    # grid: import flows toward the home
     yield _line(1, w[1], True)    # solar: production flows in
     yield _line(2, w[2], False)   # home: consumption flows out of the hub to it
     if w[3] is not None:
         yield _line(3, w[3], True)  # battery: discharge flows in, charging out
-    yield _node(0, w[0], "" if w[0] is None else " export" if w[0] < -_IDLE_W else " import" if w[0] > _IDLE_W else "")
-    yield _node(1, w[1], "")
-    yield _node(2, w[2], "")
+    yield '<circle cx="160" cy="134" r="7" fill="#777" stroke="none"/>'
+    for i in range(3):
+        yield _node(i, w[i])
     if w[3] is not None:
-        yield _node(3, w[3], " %d %%" % round(soc * 100) if soc is not None else "")
+        yield _node(3, w[3], ", %d %%" % round(soc * 100) if soc is not None else "")
     yield "</svg>"
 
 
@@ -162,11 +170,11 @@ def chart_parts(hist, up_ms, now_s, synced):
     def y(v):
         return _CY0 + (hi - v) * _CH // span
 
-    yield '<svg class="chart" viewBox="0 0 600 206" role="img" aria-label="last 24 hours">'
+    yield '<svg class="chart" viewBox="0 0 600 216" role="img" aria-label="last 24 hours">'
     v = lo
     while v <= hi:  # horizontal grid, a label per line
         yield '<path class="g%s" d="M%d %dH%d"/><text class="ax" x="%d" y="%d">%s</text>' % (
-            "0" if v == 0 else "", _CX0, y(v), _CX0 + _CW, _CX0 - 4, y(v) + 4, "%g kW" % (v / 1000))
+            "0" if v == 0 else "", _CX0, y(v), _CX0 + _CW, _CX0 + 2, y(v) - 3, "%g kW" % (v / 1000))
         v += step
     # hour marks: local 0, 6, 12, 18 h when the clock is set, else hours ago
     for k in range(POINTS):

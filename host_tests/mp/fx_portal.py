@@ -72,6 +72,9 @@ async def main():
         app.wifi = network.WLAN(network.STA_IF)
         app.wifi.active(True)
         app.wifi.connect("HomeNet", "pw")
+        if "day" in sys.argv:  # up a day, with a day of history (screenshots)
+            import fx_day
+            fx_day.fill(app, log)
         if "ap" in sys.argv:  # the set-up network up too (a fallback while the app runs)
             network.WLAN(network.AP_IF).active(True)
             from app.setup_mode import SetupAP
