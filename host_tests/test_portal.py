@@ -118,6 +118,10 @@ def test_setup_portal(tmp_path, mpy_path):
         assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
         assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
         assert "bad?utf8" in page  # undecodable bytes and control characters become "?"
+        # a new device: no meter chosen, the demo source not offered, only the board's CT inputs
+        assert '<option value="" selected>(choose)</option><option value="atm90e32">' in page
+        assert 'value="simulated"' not in page
+        assert 'option[value="circuitsetup_split"]:checked) :is(.ct3,.ct4,.ct5,.ct6){display:none}' in page
 
         # oversize bodies: 413 before reading them; malformed requests: 400; never a crash
         big = raw(dev, b"POST /save HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
@@ -176,9 +180,14 @@ def test_setup_portal(tmp_path, mpy_path):
         # corrected, with CT clamps as the meter: joins, the config is complete, it would restart
         (tmp_path / ".wifi").write_text("ok")
         st, _, page = request(dev, "GET", "/")
-        assert '<option value="circuitsetup_split">' in page  # boards/ listed
+        assert '<option value="circuitsetup_split" data-src="atm90e32">circuitsetup_split (CT clamps)' in page
+        st, _, bad = request(dev, "POST", "/save", body=dict(GOOD, source=""))
+        assert st == 400 and "choose what the meter reads" in bad
+        st, _, bad = request(dev, "POST", "/save", body=dict(GOOD, tz="custom", tz_custom="Sydney"))
+        assert st == 400 and "device.timezone: not a POSIX TZ string" in bad
         st, h, _ = request(dev, "POST", "/save", body=dict(GOOD, source="atm90e32", board="circuitsetup_split",
-                                                            ct1="grid", ct2="solar", line_hz="50"))
+                                                            ct1="grid", ct2="solar", line_hz="50",
+                                                            tz="AEST-10AEDT,M10.1.0,M4.1.0/3"))
         assert st == 303
         page = wait_until(lambda: (lambda r: r[2] if "Connected to" in r[2] else None)(
             request(dev, "GET", "/result")), "connected")
@@ -189,6 +198,7 @@ def test_setup_portal(tmp_path, mpy_path):
         assert saved["source"] == {"type": "atm90e32", "line_hz": 50, "channels": [
             {"chip": 0, "phase": "A", "role": "grid"}, {"chip": 0, "phase": "C", "role": "solar"}]}
         assert saved["device"]["board"] == "circuitsetup_split"
+        assert saved["device"]["timezone"] == "AEST-10AEDT,M10.1.0,M4.1.0/3"
         assert not (tmp_path / "config.json.tmp").exists()
         wait_until(lambda: "ON-SAVED HomeNet True" in dev.output(), "the restart hook")
         out = dev.finish()

@@ -26,6 +26,7 @@ _SCHEMA = (
     ("device", "admin_password", "s", "", 0, 64),
     ("device", "report_s", "i", 0, 0, 3600),
     ("device", "timezone", "s", "", 0, 64),  # POSIX TZ with DST rules (app.localtime); "" = UTC
+    ("device", "demo", "b", False, 0, 0),    # the set-up form offers the simulated (demo) site
     ("validation", "tolerance_w", "i", 100, 0, 100000),
     ("validation", "tolerance_pct", "i", 5, 0, 100),
     ("validation", "max_site_kw", "i", 100, 1, 10000),
@@ -72,7 +73,7 @@ def field(section, key):
 
 
 def defaults():
-    d = {"source": {"type": "simulated"}}
+    d = {"source": {}}  # no meter until one is chosen (never made-up data by default)
     for sec, key, _kind, default, _lo, _hi in _SCHEMA:
         d.setdefault(sec, {})[key] = default
     return d

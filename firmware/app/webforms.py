@@ -48,6 +48,57 @@ def _files(folder, chosen):
         yield '<option value="%s"%s>%s</option>' % (esc(n), " selected" if n == chosen else "", esc(n))
 
 
+def _boards():
+    """(name, source, number of CT inputs) of each board file."""
+    import json
+    import os
+    try:
+        names = sorted(n[:-5] for n in os.listdir("boards") if n.endswith(".json"))
+    except OSError:
+        return
+    for n in names:
+        try:
+            with open("boards/%s.json" % n) as fh:
+                b = json.load(fh)
+            yield n, str(b.get("source") or ""), len(b.get("channels") or ())
+        except (OSError, ValueError, TypeError, AttributeError):
+            yield n, "", 0
+
+
+_KINDS = {"atm90e32": "CT clamps", "modbus": "RS485"}
+
+
+def _board_options(chosen):
+    for n, kind, _ in _boards():
+        yield '<option value="%s" data-src="%s"%s>%s%s</option>' % (
+            esc(n), esc(kind), " selected" if n == chosen else "", esc(n),
+            " (%s)" % _KINDS[kind] if kind in _KINDS else "")
+
+
+def _board_css():
+    # per board: hide the CT inputs it does not have, and boards of the other kind of meter
+    for n, kind, count in _boards():
+        if kind == "atm90e32" and count < 6:
+            yield 'form:has(select[name=board]>option[value="%s"]:checked) :is(%s){display:none}\n' % (
+                esc(n), ",".join(".ct%d" % i for i in range(count + 1, 7)))
+    for kind, other in (("atm90e32", "modbus"), ("modbus", "atm90e32")):
+        yield 'form:has(select[name=source]>option[value=%s]:checked) option[data-src=%s]{display:none}\n' % (
+            kind, other)
+
+
+def _tz_custom(tz):
+    from app.localtime import ZONES
+    return bool(tz) and not any(z[1] == tz for z in ZONES)
+
+
+def _tz_options(tz):
+    from app.localtime import ZONES
+    yield '<option value=""%s>UTC (not set)</option>' % (" selected" if not tz else "")
+    for name, rule in ZONES:
+        yield '<option value="%s"%s>%s</option>' % (esc(rule), " selected" if rule == tz else "", esc(name))
+    yield '<option value="custom"%s>Other (type it below)</option>' % (" selected" if _tz_custom(tz) else "")
+
+
 def _errors(errors):
     if errors:
         yield '<div class="err"><p><b>Please fix:</b></p><ul>'
@@ -75,13 +126,13 @@ def fields(data):
     c = data["chargehq"]
     d = data["device"]
     src = data.get("source") or {}
-    kind = src.get("type", "simulated")
+    kind = src.get("type", "")  # a new device: nothing chosen (never the demo by default)
     dev = (src.get("devices") or [{}])[0] if kind == "modbus" else {}
     if not isinstance(dev, dict):
         dev = {}
     f = {"ssid": w["ssid"], "push_interval_s": c["push_interval_s"], "source": kind, "board": d["board"],
-         "line_hz": src.get("line_hz", ""), "mains_v": src.get("mains_v", ""), "profile": dev.get("profile", ""), "slave": dev.get("slave", ""),
-         "baud": src.get("baud", "")}
+         "line_hz": src.get("line_hz", ""), "mains_v": src.get("mains_v", ""), "profile": dev.get("profile", ""),
+         "slave": dev.get("slave", ""), "baud": src.get("baud", ""), "tz": d.get("timezone", "")}
     if kind == "atm90e32":
         for i, role in enumerate(ct_roles(src, d["board"])):
             f["ct%d" % (i + 1)] = role
@@ -122,6 +173,19 @@ def lookup(data, saved, errors, nets, action, setup):
             return "set: leave empty to keep it" if admin else "at least 8 characters"
         if key == "admin_required":
             return "" if admin else " required"
+        if key == "demo_option":  # the simulated site only where asked for (device.demo, the simulator)
+            if data["device"].get("demo") or f["source"] == "simulated":
+                return '<option value="simulated"%s>Simulated site (demo, made-up data)</option>' % (
+                    " selected" if f["source"] == "simulated" else "")
+            return ""
+        if key == "board_options":
+            return _board_options(f["board"])
+        if key == "board_css":
+            return _board_css()
+        if key == "tz_options":
+            return _tz_options(f["tz"])
+        if key == "tz_custom":
+            return esc(f["tz"]) if _tz_custom(f["tz"]) else ""
         if key == "button":
             return "Save and connect" if setup else "Save and restart"
         return ""
