@@ -35,6 +35,7 @@ _SCHEMA = (
     # -- set-up portal and status page (section "portal") --
     ("portal", "ap_name", "s", "ChargeHQ-Meter", 1, 24),  # set-up network: this + "-" + 6 hex of the chip id
     ("portal", "ap_password", "s", "", 0, 63),     # its WPA2 password (8..63); empty: the device's own (console)
+    ("portal", "open_setup_s", "i", 1800, 0, 7200),  # first set-up: no password this long after start
     ("portal", "ap_after_s", "i", 600, 30, 86400),  # home network away this long: set-up network opens
     ("portal", "ap_after_new_s", "i", 60, 0, 86400),  # ... sooner when the network never worked here
     ("portal", "idle_close_s", "i", 600, 30, 86400),  # the set-up network closes when unused this long
