@@ -193,7 +193,7 @@ class SetupAP:
         self.log.info("set-up network \"%s\" is open: join it, then open %s" % (self.essid, url))
         if self.is_open:
             self.log.warn("set-up network without a password for %d min (first set-up): after that, "
-                          "or once set up, it needs one" % (self.open_window_s() // 60 + 1))
+                          "or once set up, it needs one" % ((self.open_window_s() + 59) // 60))
         elif self.is_admin_pw:
             self.say("set-up network \"%s\": its password is the meter's admin password" % self.essid)
         else:

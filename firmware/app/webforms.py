@@ -220,7 +220,8 @@ def nets(web):
 def form_page(web, errors=None, data=None, status=200):
     cfg = web.cfg
     if web.setup:
-        intro = "<p>Connect this meter to your Wi-Fi and to Charge HQ.</p>"
+        intro = ('<p>Connect this meter to your Wi-Fi and to Charge HQ (or <a href="/restore">restore a '
+                 'backup</a> of another meter\'s settings).</p>')
         if cfg.problem and not errors:
             intro += "<p>Needed: %s.</p>" % esc(cfg.problem)
     else:
