@@ -35,6 +35,7 @@ def test_new_device_set_up_from_a_phone(tmp_path, chromium):  # noqa: F811
         wait_until(lambda: "set-up portal on" in out(), "the set-up portal", timeout=60)
         assert "without a password for 30 min (first set-up)" in out(), out()
         assert "WPA2 password" not in out()  # nothing to read off a serial console
+        wait_until(lambda: "led: set-up mode (slow blink)" in out(), "the LED in set-up mode")
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
             try:
@@ -75,6 +76,7 @@ def test_new_device_set_up_from_a_phone(tmp_path, chromium):  # noqa: F811
         first = json.loads((chq / "pushes.jsonl").read_text().splitlines()[0])
         assert first["status"] == 200 and first["problems"] == [], first
         assert "production_kw" in first["body"]["siteMeters"]
+        wait_until(lambda: "led: all fine (steady on)" in out(), "the LED once readings and pushes are fine")
         # set up now: the status page is open on the LAN, the settings are not
         wait_until(lambda: _get(url)[0] == 200, "the status page")
         assert _get(url + "settings")[0] == 401

@@ -140,6 +140,7 @@ def prepare_device(a, endpoint, ca_der):
     # the serial console only where someone can type (else its prompt would ignore every key)
     put("console", "enabled", bool(a.console))
     put("device", "demo", True)  # the set-up form may offer the simulated site here
+    put("device", "led_pin", 2)  # an LED the simulated owner wired to GPIO 2: its states show in the log
     if a.source or "source" not in cfg or not cfg["source"]:
         cfg["source"] = default_source(a.source or "atm90e32", cfg.get("source"))
         put.done.append(["source", None, cfg["source"]])
@@ -202,7 +203,8 @@ def portal_config(a, fs, cfg_path, endpoint, ca_der):
     if ca_der:
         (fs / "sim_ca.der").write_bytes(ca_der)
         ch["ca_file"] = "sim_ca.der"
-    cfg = {"chargehq": ch, "device": {"report_s": 10, "demo": True}, "console": {"enabled": bool(a.console)}}
+    cfg = {"chargehq": ch, "device": {"report_s": 10, "demo": True, "led_pin": 2},
+           "console": {"enabled": bool(a.console)}}
     sim_ports(a, cfg)
     cfg_path.write_text(json.dumps(cfg, indent=1))
     print("[sim] unprovisioned: set-up portal at http://127.0.0.1:%d/ , its DNS on 127.0.0.1:%d "

@@ -40,6 +40,10 @@ def _services(app, log):
     if app.cfg.get("console", "enabled"):
         from app.console import serve
         out.append(serve(app))
+    from app import led
+    lamp = led.make(app.board, app.cfg, log)
+    if lamp is not None:
+        out.append(lamp.run(lambda: led.app_state(app)))
     if app.cfg.get("portal", "status_page"):  # LAN status page + /api/status (imports Microdot)
         try:
             from app.statuspage import status_service
@@ -60,6 +64,7 @@ async def _needs_setup(log, cfg):
     setup = setup_mode.SetupAP(cfg, log, open_for_s=cfg.get("portal", "open_setup_s") if first else 0)
     if cfg.get("console", "enabled"):  # set-up over the serial line too: wifi, set, reboot
         asyncio.create_task(_console_on_key(cfg, log))
+    _setup_led(cfg, log)
     # the set-up network at once, kept open until the portal has saved the settings (it restarts
     # the chip); the station is left alone here: the portal tries the network the user enters
     while True:
@@ -73,6 +78,17 @@ async def _needs_setup(log, cfg):
                 await setup.close()
                 continue
         await asyncio.sleep(10)
+
+
+def _setup_led(cfg, log):
+    from app import boards, led
+    try:
+        board = boards.load(cfg.get("device", "board"))
+    except ValueError:
+        board = None
+    lamp = led.make(board, cfg, log)
+    if lamp is not None:
+        asyncio.create_task(lamp.run(lambda: "setup"))
 
 
 async def _console_on_key(cfg, log):
