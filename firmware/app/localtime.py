@@ -209,9 +209,8 @@ def _rule_day(rule, y):
     return jan1 + a
 
 
-def _transitions(y):
-    """[(utc second, offset after, is dst)] of year y, in time order."""
-    z = _zone
+def _transitions(z, y):
+    """[(utc second, offset after, is dst)] of year y in zone z (with DST rules), in time order."""
     start = _rule_day(z[4], y) * _DAY + z[4][4] - z[1]  # DST starts at a standard-time moment
     end = _rule_day(z[5], y) * _DAY + z[5][4] - z[3]    # ... and ends at a DST moment
     out = [(start, z[3], True), (end, z[1], False)]
@@ -232,7 +231,7 @@ def offset(t):
         _lo, _hi = t - _DAY, t + 30 * _DAY  # no rules: any window will do
         return _off
     y = civil_from_days(t // _DAY)[0]
-    marks = _transitions(y - 1) + _transitions(y) + _transitions(y + 1)
+    marks = _transitions(z, y - 1) + _transitions(z, y) + _transitions(z, y + 1)
     for i in range(1, len(marks)):
         if marks[i][0] > t:
             _lo, _off, _dst = marks[i - 1]
