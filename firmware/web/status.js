@@ -1,4 +1,5 @@
-// The status page refreshes its live part every 5 s and its chart every minute, without a reload
+// The status page refreshes its live part every 5 s and its chart every 5 minutes (a new point),
+// without a reload
 // (the server renders both: /?part=live, /?part=chart). Without scripts the page reloads itself.
 (function () {
   var stale = document.getElementById('stale');
@@ -17,5 +18,5 @@
     document.addEventListener('visibilitychange', go);
   }
   get('live', 5000);
-  get('chart', 60000);
+  get('chart', 300000);
 })();
