@@ -235,6 +235,9 @@ def _auth(pw, user="admin"):
 
 def test_status_page_and_settings(tmp_path, mpy_path):
     _provisioned(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg["validation"] = {"tolerance_pct": 500}  # a bad value: its default is used, the page says so
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
     dev = Device("status", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP, args=["ap"])
     try:
         def reading():
@@ -256,6 +259,8 @@ def test_status_page_and_settings(tmp_path, mpy_path):
                      '<script src="/status.js">', "<noscript>"):
             assert text in page, text
         assert "script-src 'self'" in h["content-security-policy"]
+        assert "Settings with errors" in page and "validation.tolerance_pct: must be at most 100 (got 500)" in page
+        assert d["config_errors"] == ["validation.tolerance_pct: must be at most 100 (got 500)"]
         st, h, js = request(dev, "GET", "/status.js")
         assert st == 200 and h["content-type"] == "application/javascript" and "part=" in js
         st, h, live = request(dev, "GET", "/?part=live")
