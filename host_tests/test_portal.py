@@ -210,6 +210,29 @@ def test_setup_portal(tmp_path, mpy_path):
           % (FUNCTIONAL_HEAP, heap["max_live"], heap["max_alloc"]))
 
 
+def test_restore_onto_a_new_device(tmp_path, mpy_path):
+    """A backup pasted into a new meter's set-up portal: saved, and the form asks only for the
+    secrets a backup leaves out."""
+    backup = {"wifi": {"ssid": "HomeNet", "hostname": "garage-meter"},
+              "chargehq": {"push_interval_s": 90}, "device": {"timezone": "AWST-8"},
+              "source": {"type": "modbus", "devices": [{"profile": "sdm630", "slave": 3}]}}
+    import shutil
+    shutil.copytree(ROOT / "firmware" / "profiles", tmp_path / "profiles")  # the board's filesystem has them
+    dev = Device("setup", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP)
+    try:
+        st, _, page = request(dev, "GET", "/")
+        assert 'href="/restore"' in page
+        st, _, page = request(dev, "GET", "/restore")
+        assert st == 200 and 'name="backup"' in page
+        st, _, page = request(dev, "POST", "/restore", body={"backup": json.dumps(backup)})  # urlencoded too
+        assert st == 200 and "Restored. Still needed: no Charge HQ API key" in page, page[-2000:]
+        assert 'value="HomeNet"' in page and '<option value="AWST-8" selected>' in page
+        saved = json.loads((tmp_path / "config.json").read_text())
+        assert saved["wifi"]["hostname"] == "garage-meter" and saved["source"]["devices"][0]["slave"] == 3
+    finally:
+        dev.kill()
+
+
 def _provisioned(tmp_path):
     cfg = {"wifi": {"ssid": "HomeNet", "password": "hunter2-wifi"},
            "chargehq": {"api_key": "status-test-KEY-0123456789", "endpoint": "https://127.0.0.1:9/push",
@@ -276,11 +299,6 @@ def test_status_page_and_settings(tmp_path, mpy_path):
             assert request(dev, "GET", path)[0] == 401, path
         st, _, logpage = request(dev, "GET", "/log", headers=_auth("admin-pass-1"))
         assert st == 200 and "source simulated started" in logpage
-        st, h, backup = request(dev, "GET", "/backup", headers=_auth("admin-pass-1"))
-        assert st == 200 and "attachment" in h["content-disposition"]
-        kept = json.loads(backup)
-        assert kept["wifi"]["ssid"] == "HomeNet" and "password" not in kept["wifi"]
-        assert "api_key" not in kept["chargehq"] and "admin_password" not in kept["device"]
         for body in (page, json.dumps(d)):
             assert "status-test-KEY" not in body and "hunter2" not in body and "admin-pass" not in body
         st, _, body = request(dev, "GET", "/api/nothing")
@@ -324,6 +342,28 @@ def test_status_page_and_settings(tmp_path, mpy_path):
         assert saved["wifi"]["password"] == "hunter2-wifi"  # same network, empty field: kept
         assert saved["device"]["admin_password"] == "admin-pass-1"
         wait_until(lambda: "ON-SAVED HomeNet True" in dev.output(), "the restart hook")
+        # backup, then restore (on a meter a restore restarts it: here the hook only records it)
+        st, h, backup = request(dev, "GET", "/backup", headers=_auth("admin-pass-1"))
+        assert st == 200 and "attachment" in h["content-disposition"]
+        kept = json.loads(backup)
+        assert kept["wifi"]["ssid"] == "HomeNet" and "password" not in kept["wifi"]
+        assert "api_key" not in kept["chargehq"] and "admin_password" not in kept["device"]
+        # restore: the backup with a change, pasted back; this meter's secrets stay
+        kept["device"]["timezone"] = "AEST-10"
+        plain = dict(_auth("admin-pass-1"), **{"Content-Type": "text/plain"})  # as the page's form sends it
+        assert request(dev, "POST", "/restore", body="backup=" + json.dumps(kept))[0] == 401
+        st, _, page = request(dev, "POST", "/restore", body="backup={not json", headers=plain)
+        assert st == 400 and "not valid JSON" in page
+        bad = dict(kept, chargehq=dict(kept["chargehq"], push_interval_s=5))
+        st, _, page = request(dev, "POST", "/restore", body="backup=" + json.dumps(bad), headers=plain)
+        assert st == 400 and "must be at least 30" in page
+        st, _, page = request(dev, "POST", "/restore", body=json.dumps(kept),
+                              headers=dict(plain, **{"Content-Type": "application/json"}))
+        assert st == 200 and "Settings restored" in page
+        restored = json.loads((tmp_path / "config.json").read_text())
+        assert restored["device"]["timezone"] == "AEST-10"
+        assert restored["chargehq"]["api_key"] == "status-test-KEY-0123456789"
+        assert restored["wifi"]["password"] == "hunter2-wifi" and restored["device"]["admin_password"] == "admin-pass-1"
         # guessing the admin password: after 10 wrong ones in a row, locked even for the right one
         for _ in range(10):
             assert request(dev, "GET", "/settings", headers=_auth("guess"))[0] == 401
