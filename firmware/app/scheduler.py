@@ -314,6 +314,10 @@ class App:
         """Run until cancelled; `services` are more coroutines (Wi-Fi, console, status page)."""
         if self.store:
             self.store.restore(self)
+        if clock.is_synced():  # the chart of the day before a clean restart (app.history)
+            n = self.history.load(time.time())
+            if n:
+                self.log.info("history: the chart's last 24 h put back after the restart (%d points)" % n)
         secs = self.cfg.get("device", "watchdog_s")
         if secs:  # armed before any task runs: a first poll that hangs must be caught too
             import machine
@@ -327,6 +331,11 @@ class App:
     def shutdown(self, why="shutdown"):
         if self.store:
             self.store.checkpoint(self, why)
+        if clock.is_synced() and self.history.slot >= 0:
+            try:
+                self.history.save(clock.uptime_ms(), time.time())
+            except Exception as e:  # the chart is a nicety: never stop a shutdown for it
+                self.log.warn("history not saved: %s" % e)
         if self.source:
             try:
                 self.source.close()
