@@ -207,7 +207,7 @@ def chart_parts(hist, up_ms, now_s, synced):
     for i in range(4):
         yield '<span style="color:%s">&#9632;</span> %s ' % (_COLORS[i], ("Grid (+ import)", "Solar",
                                                                       "Consumption", "Battery (+ discharge)")[i])
-    yield "&middot; 5-minute averages, kept in RAM since the last restart</p>"
+    yield "&middot; 5-minute averages kept on the meter (a power cut starts a new chart)</p>"
 
 
 def history_json(hist, up_ms, now_s, synced):
