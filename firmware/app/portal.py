@@ -99,7 +99,13 @@ def _stream(head, body):
     # Pieces are copied into one buffer per response and sent ~1 KB at a time (one TCP write per
     # KB, not per fragment); joining them into new strings instead fragmented the heap until a
     # long page (the status chart) could not find 2 KB in 50 KB free.
-    buf = bytearray(_CHUNK)
+    try:
+        buf = bytearray(_CHUNK)
+    except MemoryError:  # no 1 KB block free just now: the page still goes out, piece by piece
+        for part in _parts(head, body):
+            yield part
+        yield "</body></html>"
+        return
     n = 0
     for part in _parts(head, body):
         b = part.encode() if isinstance(part, str) else part
