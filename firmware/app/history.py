@@ -4,10 +4,9 @@
 # +-327 kW), sums in small ints; add() allocates nothing (it runs after every poll).
 # Points are placed by uptime, not by the wall clock, so an NTP step cannot tear the chart; the
 # page turns them into local times when the clock is set. A clean restart (settings saved, reboot,
-# update) writes the day to flash (FILE, 2.3 KB, only then: no wear in normal running) and the next
-# start puts it back, moved by the time the restart took (the RTC keeps the clock across a reset);
+# update) writes the day to flash (app.historyfile, 2.3 KB, only then: no wear in normal running)
+# and the next start puts it back, moved by the time the restart took (the RTC keeps the clock across a reset);
 # a power cut or a crash loses it.
-import struct
 from array import array
 from micropython import const
 from app.validate import consumption_w
@@ -19,9 +18,7 @@ NONE = const(-32768)       # no reading in that step
 SERIES = ("grid", "solar", "load", "battery")
 _N = const(4)
 _MAX = const(32767)
-FILE = "history.bin"
-_MAGIC = const(0x31545348)  # "HST1"
-_HEAD = "<IiII"             # magic, wall clock (2000 epoch s) at the newest point, points, step ms
+
 
 
 class History:
@@ -92,54 +89,3 @@ class History:
 
     def now_slot(self, up_ms):
         return up_ms // self.step_ms + self.base
-
-    # --- across a clean restart ---------------------------------------------------------------
-    def save(self, up_ms, wall_s, path=FILE):
-        """Write the day (oldest first, the step in progress last) with the wall clock's time."""
-        now = self.now_slot(up_ms)
-        buf = array("h", bytes(2 * _N * self.points))
-        for k in range(self.points):
-            for i in range(_N):
-                v = self.value(k, i, now)
-                buf[k * _N + i] = NONE if v is None else v // UNIT_W
-        with open(path + ".tmp", "wb") as f:
-            f.write(struct.pack(_HEAD, _MAGIC, wall_s, self.points, self.step_ms))
-            f.write(buf)
-        import os
-        os.rename(path + ".tmp", path)
-
-    def load(self, wall_s, path=FILE):
-        """Put a saved day back, moved by the time since it was saved. -> points restored (0:
-        none, too old, from another clock or shape). Call before the first add()."""
-        import os
-        try:
-            with open(path, "rb") as f:
-                head = f.read(struct.calcsize(_HEAD))
-                magic, saved_s, points, step = struct.unpack(_HEAD, head)
-                if magic != _MAGIC or points != self.points or step != self.step_ms:
-                    return 0
-                raw = array("h", f.read(2 * _N * points))
-        except (OSError, ValueError):
-            return 0
-        finally:
-            try:
-                os.remove(path)  # used once: a later crash must not bring back an old day
-            except OSError:
-                pass
-        shift = (wall_s - saved_s + self.step_ms // 2000) * 1000 // self.step_ms  # steps since then
-        if len(raw) != _N * points or not 0 <= shift < points:
-            return 0
-        self.base = self.points + 1  # the restored day lies before this start's first step
-        self.slot = self.base
-        n = 0
-        for k in range(points):
-            s = self.base - shift - (points - 1 - k)  # the saved point's step now
-            if s <= self.base - self.points:
-                continue
-            has = False
-            for i in range(_N):
-                v = raw[k * _N + i]
-                self.ring[(s % self.points) * _N + i] = v
-                has = has or v != NONE
-            n += has
-        return n

@@ -24,7 +24,7 @@ _CHUNK = const(1024)
 _DRAIN = const(8192)
 # loaded for one request, dropped after it (see Web.forget)
 _FORGET = ("app.webforms", "app.setupsave", "app.setupsources", "app.sources", "app.boards", "app.wifi",
-           "app.backup", "app.statusview")
+           "app.backup", "app.statusview", "app.tzrules")
 
 Request.max_content_length = MAX_BODY
 Request.max_body_length = MAX_BODY

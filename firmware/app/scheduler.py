@@ -315,7 +315,8 @@ class App:
         if self.store:
             self.store.restore(self)
         if clock.is_synced():  # the chart of the day before a clean restart (app.history)
-            n = self.history.load(time.time())
+            from app import historyfile
+            n = historyfile.load(self.history, time.time())
             if n:
                 self.log.info("history: the chart's last 24 h put back after the restart (%d points)" % n)
         secs = self.cfg.get("device", "watchdog_s")
@@ -333,7 +334,8 @@ class App:
             self.store.checkpoint(self, why)
         if clock.is_synced() and self.history.slot >= 0:
             try:
-                self.history.save(clock.uptime_ms(), time.time())
+                from app import historyfile
+                historyfile.save(self.history, clock.uptime_ms(), time.time())
             except Exception as e:  # the chart is a nicety: never stop a shutdown for it
                 self.log.warn("history not saved: %s" % e)
         if self.source:

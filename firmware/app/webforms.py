@@ -87,12 +87,12 @@ def _board_css():
 
 
 def _tz_custom(tz):
-    from app.localtime import ZONES
+    from app.tzrules import ZONES
     return bool(tz) and not any(z[1] == tz for z in ZONES)
 
 
 def _tz_options(tz):
-    from app.localtime import ZONES
+    from app.tzrules import ZONES
     yield '<option value=""%s>UTC (not set)</option>' % (" selected" if not tz else "")
     for name, rule in ZONES:
         yield '<option value="%s"%s>%s</option>' % (esc(rule), " selected" if rule == tz else "", esc(name))

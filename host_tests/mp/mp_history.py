@@ -66,6 +66,7 @@ eq(a1 - a0, 0, "bytes allocated by 2000 readings")
 
 # --- across a clean restart: saved with the wall clock, put back moved by the restart's time ---
 import os
+from app import historyfile
 h3 = History()
 for k in range(100):
     s.grid_w = k * 100
@@ -75,10 +76,10 @@ h3.add(s, 100 * STEP_MS + 5000)  # the step in progress
 now3 = h3.now_slot(100 * STEP_MS + 6000)
 before = [h3.value(k, 0, now3) for k in range(POINTS)]
 T = 9800 * 86400
-h3.save(100 * STEP_MS + 6000, T)
+historyfile.save(h3, 100 * STEP_MS + 6000, T)
 check("history.bin" in os.listdir(), "written to flash")
 h4 = History()
-eq(h4.load(T + 600), 101, "101 points back after a 10-minute restart")
+eq(historyfile.load(h4, T + 600), 101, "101 points back after a 10-minute restart")
 check("history.bin" not in os.listdir(), "used once")
 after = [h4.value(k, 0, h4.now_slot(0)) for k in range(POINTS)]
 eq(after[:-2], before[2:], "the same day, two steps further left")
@@ -87,12 +88,12 @@ s.grid_w = 100
 h4.add(s, 1000)
 eq(h4.value(POINTS - 1, 0, h4.now_slot(1000)), 100, "new readings go on at the right")
 eq(h4.value(POINTS - 3, 0, h4.now_slot(1000)), 7770, "next to the saved day's last step")
-h3.save(100 * STEP_MS, T)
-eq(History().load(T + 2 * 86400), 0, "two days later: nothing to put back")
-h3.save(100 * STEP_MS, T)
-eq(History().load(T - 3600), 0, "a clock that went back: nothing")
+historyfile.save(h3, 100 * STEP_MS, T)
+eq(historyfile.load(History(), T + 2 * 86400), 0, "two days later: nothing to put back")
+historyfile.save(h3, 100 * STEP_MS, T)
+eq(historyfile.load(History(), T - 3600), 0, "a clock that went back: nothing")
 with open("history.bin", "wb") as f:
     f.write(b"junk")
-eq(History().load(T), 0, "a damaged file: nothing, no exception")
-eq(History(points=10).load(T), 0, "no file: nothing")
+eq(historyfile.load(History(), T), 0, "a damaged file: nothing, no exception")
+eq(historyfile.load(History(points=10), T), 0, "no file: nothing")
 done()

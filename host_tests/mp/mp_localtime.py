@@ -3,7 +3,7 @@
 # 4 October 2:00 AEST, per the NSW Government's daylight saving page), and the daily totals
 # rolling over at local midnight through app.persist across the April change.
 import time
-from app import clock, config, localtime, persist
+from app import clock, config, localtime, persist, tzrules
 from app.energy import Energy
 from app.pusher import Pusher
 from app.persist import Store
@@ -24,12 +24,12 @@ for t in (0, 59 * D, 60 * D, 365 * D + 17, 9800 * D + 3600, 12000 * D):
     eq(localtime.days_from_civil(y, m, d), t // D, "days_from_civil %d-%d-%d" % (y, m, d))
 
 SYD = "AEST-10AEDT,M10.1.0,M4.1.0/3"
-z = localtime.parse(SYD)
+z = tzrules.parse(SYD)
 eq(z[:4], ("AEST", 36000, "AEDT", 39600), "Sydney parsed")
-eq(localtime.parse("<+1030>-10:30<+11>-11,M10.1.0,M4.1.0")[:4], ("+1030", 37800, "+11", 39600), "Lord Howe")
-eq(localtime.parse("ACST-9:30")[:4], ("ACST", 34200, None, 34200), "Darwin: no DST")
-eq(localtime.parse(""), None, "empty: UTC")
-eq(localtime.parse("UTC0"), None, "UTC0: UTC")
+eq(tzrules.parse("<+1030>-10:30<+11>-11,M10.1.0,M4.1.0")[:4], ("+1030", 37800, "+11", 39600), "Lord Howe")
+eq(tzrules.parse("ACST-9:30")[:4], ("ACST", 34200, None, 34200), "Darwin: no DST")
+eq(tzrules.parse(""), None, "empty: UTC")
+eq(tzrules.parse("UTC0"), None, "UTC0: UTC")
 for bad in ("AEST", "AE-10", "AEST-10AEDT,M13.1.0,M4.1.0", "AEST-10AEDT,M10.1.0", "AEST-10x", "<+10-10"):
     check(localtime.check(bad) is not None, "refused: %r" % bad)
     eq(config.validate({"device": {"timezone": bad}}).get("device", "timezone"), "", "config falls back: " + bad)
