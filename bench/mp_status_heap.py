@@ -4,6 +4,7 @@
 import gc
 import sys
 from app.site import Site
+from app import validate  # noqa: F401  (loaded on a running meter already)
 gc.collect()
 base = gc.mem_alloc()
 from app.history import History, POINTS, STEP_MS  # noqa: E402
