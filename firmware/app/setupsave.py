@@ -120,6 +120,9 @@ async def save(web, req):
     data, errors, fresh = apply(web.cfg.data, form)
     web.forget()  # set-up mode: the source modules config.validate loaded are not needed now
     if errors:
+        form = fresh = None  # (the form page is the request's biggest part: room for it first)
+        import gc
+        gc.collect()
         return _form_page(web, errors, data, 400)
     try:
         config.save(data)

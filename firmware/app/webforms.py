@@ -49,35 +49,47 @@ def _files(folder, chosen):
 
 
 def _boards():
-    """(name, source, number of CT inputs) of each board file."""
-    import json
+    """(name, source, number of CT inputs) of each board file, read a line at a time: parsed
+    whole, a board file (several KB as objects) was the form page's biggest allocation."""
     import os
     try:
         names = sorted(n[:-5] for n in os.listdir("boards") if n.endswith(".json"))
     except OSError:
         return
     for n in names:
+        kind, count, depth = "", 0, -1  # depth: bracket depth inside "channels" (-1: not there)
         try:
             with open("boards/%s.json" % n) as fh:
-                b = json.load(fh)
-            yield n, str(b.get("source") or ""), len(b.get("channels") or ())
-        except (OSError, ValueError, TypeError, AttributeError):
-            yield n, "", 0
+                for line in fh:
+                    if not kind and '"source"' in line:
+                        parts = line[line.index('"source"') + 8:].split('"', 2)
+                        kind = parts[1] if len(parts) > 2 else ""
+                    if depth < 0 and '"channels"' in line:
+                        depth = 0
+                        line = line[line.index('"channels"'):]
+                    if depth >= 0:
+                        count += line.count('"phase"')
+                        depth += line.count("[") - line.count("]")
+                        if depth <= 0 and "]" in line:
+                            depth = -2  # done: later lines are not channels
+        except OSError:
+            pass
+        yield n, kind, count
 
 
 _KINDS = {"atm90e32": "CT clamps", "modbus": "RS485"}
 
 
-def _board_options(chosen):
-    for n, kind, _ in _boards():
+def _board_options(info, chosen):
+    for n, kind, _ in info:
         yield '<option value="%s" data-src="%s"%s>%s%s</option>' % (
             esc(n), esc(kind), " selected" if n == chosen else "", esc(n),
             " (%s)" % _KINDS[kind] if kind in _KINDS else "")
 
 
-def _board_css():
+def _board_css(info):
     # per board: hide the CT inputs it does not have, and boards of the other kind of meter
-    for n, kind, count in _boards():
+    for n, kind, count in info:
         if kind == "atm90e32" and count < 6:
             yield 'form:has(select[name=board]>option[value="%s"]:checked) :is(%s){display:none}\n' % (
                 esc(n), ",".join(".ct%d" % i for i in range(count + 1, 7)))
@@ -146,6 +158,13 @@ def lookup(data, saved, errors, nets, action, setup):
     c = saved["chargehq"]  # the secrets' hints say what is stored, not what was just typed
     admin = saved["device"]["admin_password"]
 
+    seen = []
+
+    def boards():  # the board files are read once per page (options and CSS use them)
+        if not seen:
+            seen.append(list(_boards()))
+        return seen[0]
+
     def value(key):
         if key.startswith("sel:"):  # sel:FIELD:VALUE -> " selected" when the field has that value
             _, name, v = key.split(":", 2)
@@ -179,9 +198,9 @@ def lookup(data, saved, errors, nets, action, setup):
                     " selected" if f["source"] == "simulated" else "")
             return ""
         if key == "board_options":
-            return _board_options(f["board"])
+            return _board_options(boards(), f["board"])
         if key == "board_css":
-            return _board_css()
+            return _board_css(boards())
         if key == "tz_options":
             return _tz_options(f["tz"])
         if key == "tz_custom":
