@@ -305,9 +305,5 @@ def scrub(text, secrets):
 
 
 def mask(secret):
-    """All but the last 4 characters hidden: the user can still tell which key is set."""
-    if not secret:
-        return "(not set)"
-    if len(secret) <= 4:
-        return "****"
-    return "*" * min(8, len(secret) - 4) + secret[-4:]
+    """A secret as shown anywhere (console, log, pages): never any of its characters."""
+    return "(set, hidden)" if secret else "(not set)"
