@@ -227,6 +227,9 @@ def test_restore_onto_a_new_device(tmp_path, mpy_path):
         assert 'href="/restore"' in page
         st, _, page = request(dev, "GET", "/restore")
         assert st == 200 and 'name="backup"' in page
+        st, _, _ = request(dev, "POST", "/restore", body={"backup": json.dumps(backup)},
+                           headers={"Origin": "http://evil.example"})  # another site's form: refused
+        assert st == 403 and not (tmp_path / "config.json").exists()
         st, _, page = request(dev, "POST", "/restore", body={"backup": json.dumps(backup)})  # urlencoded too
         assert st == 200 and "Restored. Still needed: no Charge HQ API key" in page, page[-2000:]
         assert 'value="HomeNet"' in page and '<option value="AWST-8" selected>' in page
@@ -360,6 +363,9 @@ def test_status_page_and_settings(tmp_path, mpy_path):
         kept["device"]["timezone"] = "AEST-10"
         plain = dict(_auth("admin-pass-1"), **{"Content-Type": "text/plain"})  # as the page's form sends it
         assert request(dev, "POST", "/restore", body="backup=" + json.dumps(kept))[0] == 401
+        st, _, _ = request(dev, "POST", "/restore", body="backup=" + json.dumps(kept),
+                           headers=dict(plain, Origin="http://evil.example"))
+        assert st == 403  # another site's page in the owner's browser: refused, password or not
         st, _, page = request(dev, "POST", "/restore", body="backup={not json", headers=plain)
         assert st == 400 and "not valid JSON" in page
         bad = dict(kept, chargehq=dict(kept["chargehq"], push_interval_s=5))
