@@ -31,7 +31,7 @@ def compile_tree(dest):
             jobs.append((p, dest / rel.with_suffix(".mpy")))
     for p in (ROOT / "lib").glob("*.py"):
         jobs.append((p, dest / (p.stem + ".mpy")))
-    for name in ("mptest.py", "fx_portal.py", "fx_portal_checks.py"):
+    for name in ("mptest.py", "fx_portal.py", "fx_portal_checks.py", "fx_day.py"):
         jobs.append((MP_TESTS / name, dest / name.replace(".py", ".mpy")))
     for src, out in jobs:
         out.parent.mkdir(parents=True, exist_ok=True)

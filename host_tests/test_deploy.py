@@ -173,3 +173,22 @@ def test_deploy_onto_a_frozen_image_copies_data_only(image, tmp_path):
     assert res["removed"] == ["app/config.mpy"] and not (fs / "app").exists()
     assert not (fs / "lib").exists(), "no code folders on a frozen board"
     assert (fs / "config.json").read_bytes() == CONFIG
+
+
+def test_wrong_port_says_so_in_one_line(tmp_path):
+    """A port that does not exist: one line saying so (and what is plugged in), not mpremote's
+    "may be in use" and the probe script it was sending."""
+    import subprocess
+    import sys
+    res = subprocess.run([sys.executable, str(ROOT / "tools" / "deploy.py"), "--port", str(tmp_path / "ttyUSB9"),
+                          "--build", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "there is no serial port %s" % (tmp_path / "ttyUSB9") in lines[0], res.stderr
+    assert "may be in use" not in res.stderr and "import" not in res.stderr
+    # a path that exists but is no board: mpremote's own words, without the script
+    (tmp_path / "notaboard").write_text("")
+    res = subprocess.run([sys.executable, str(ROOT / "tools" / "deploy.py"), "--port", str(tmp_path / "notaboard"),
+                          "--build", str(ROOT / "build")], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "def _h" not in res.stderr

@@ -120,6 +120,10 @@ def test_setup_portal(tmp_path, mpy_path):
         assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
         assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
         assert "bad?utf8" in page  # undecodable bytes and control characters become "?"
+        # a new device: no meter chosen, the demo source not offered, only the board's CT inputs
+        assert '<option value="" selected>(choose)</option><option value="atm90e32">' in page
+        assert 'value="simulated"' not in page
+        assert 'option[value="circuitsetup_split"]:checked) :is(.ct3,.ct4,.ct5,.ct6){display:none}' in page
 
         # oversize bodies: 413 before reading them; malformed requests: 400; never a crash
         big = raw(dev, b"POST /save HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
@@ -179,9 +183,14 @@ def test_setup_portal(tmp_path, mpy_path):
         # corrected, with CT clamps as the meter: joins, the config is complete, it would restart
         (tmp_path / ".wifi").write_text("ok")
         st, _, page = request(dev, "GET", "/")
-        assert '<option value="circuitsetup_split">' in page  # boards/ listed
+        assert '<option value="circuitsetup_split" data-src="atm90e32">circuitsetup_split (CT clamps)' in page
+        st, _, bad = request(dev, "POST", "/save", body=dict(GOOD, source=""))
+        assert st == 400 and "choose what the meter reads" in bad
+        st, _, bad = request(dev, "POST", "/save", body=dict(GOOD, tz="custom", tz_custom="Sydney"))
+        assert st == 400 and "device.timezone: not a POSIX TZ string" in bad
         st, h, _ = request(dev, "POST", "/save", body=dict(GOOD, source="atm90e32", board="circuitsetup_split",
-                                                            ct1="grid", ct2="solar", line_hz="50"))
+                                                            ct1="grid", ct2="solar", line_hz="50",
+                                                            tz="AEST-10AEDT,M10.1.0,M4.1.0/3"))
         assert st == 303
         page = wait_until(lambda: (lambda r: r[2] if "Connected to" in r[2] else None)(
             request(dev, "GET", "/result")), "connected")
@@ -192,6 +201,7 @@ def test_setup_portal(tmp_path, mpy_path):
         assert saved["source"] == {"type": "atm90e32", "line_hz": 50, "channels": [
             {"chip": 0, "phase": "A", "role": "grid"}, {"chip": 0, "phase": "C", "role": "solar"}]}
         assert saved["device"]["board"] == "circuitsetup_split"
+        assert saved["device"]["timezone"] == "AEST-10AEDT,M10.1.0,M4.1.0/3"
         assert not (tmp_path / "config.json.tmp").exists()
         wait_until(lambda: "ON-SAVED HomeNet True" in dev.output(), "the restart hook")
         out = dev.finish()
@@ -201,6 +211,32 @@ def test_setup_portal(tmp_path, mpy_path):
     assert int(heap["requests"]) > 20
     print("set-up flow in a %d-byte heap: most live %s bytes, most in use %s bytes"
           % (FUNCTIONAL_HEAP, heap["max_live"], heap["max_alloc"]))
+
+
+def test_restore_onto_a_new_device(tmp_path, mpy_path):
+    """A backup pasted into a new meter's set-up portal: saved, and the form asks only for the
+    secrets a backup leaves out."""
+    backup = {"wifi": {"ssid": "HomeNet", "hostname": "garage-meter"},
+              "chargehq": {"push_interval_s": 90}, "device": {"timezone": "AWST-8"},
+              "source": {"type": "modbus", "devices": [{"profile": "sdm630", "slave": 3}]}}
+    import shutil
+    shutil.copytree(ROOT / "firmware" / "profiles", tmp_path / "profiles")  # the board's filesystem has them
+    dev = Device("setup", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP)
+    try:
+        st, _, page = request(dev, "GET", "/")
+        assert 'href="/restore"' in page
+        st, _, page = request(dev, "GET", "/restore")
+        assert st == 200 and 'name="backup"' in page
+        st, _, _ = request(dev, "POST", "/restore", body={"backup": json.dumps(backup)},
+                           headers={"Origin": "http://evil.example"})  # another site's form: refused
+        assert st == 403 and not (tmp_path / "config.json").exists()
+        st, _, page = request(dev, "POST", "/restore", body={"backup": json.dumps(backup)})  # urlencoded too
+        assert st == 200 and "Restored. Still needed: no Charge HQ API key" in page, page[-2000:]
+        assert 'value="HomeNet"' in page and '<option value="AWST-8" selected>' in page
+        saved = json.loads((tmp_path / "config.json").read_text())
+        assert saved["wifi"]["hostname"] == "garage-meter" and saved["source"]["devices"][0]["slave"] == 3
+    finally:
+        dev.kill()
 
 
 def _provisioned(tmp_path):
@@ -228,7 +264,15 @@ def _auth(pw, user="admin"):
 
 def test_status_page_and_settings(tmp_path, mpy_path):
     _provisioned(tmp_path)
-    dev = Device("status", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP, args=["ap"])
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg["validation"] = {"tolerance_pct": 500}  # a bad value: its default is used, the page says so
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    # A running meter with its LAN pages, the app loaded from .mpy into this 64-bit heap: no board
+    # runs that (a plain ESP32 runs the frozen image, where test_esp32_shape.py fetches these pages
+    # in the real 112 KB; a PSRAM board has megabytes). In 2 x 96 KB the settings form's re-render
+    # failed about every other run since the status page, history and OTA joined the app; this
+    # test checks the pages' behaviour, so it gets 2 x the ESP32's -X heapsize.
+    dev = Device("status", tmp_path, mpy_path, heap=2 * 114688, args=["ap"])
     try:
         def reading():
             st, h, body = request(dev, "GET", "/api/status")
@@ -243,10 +287,29 @@ def test_status_page_and_settings(tmp_path, mpy_path):
         assert d["meter_ok"] is True and d["wifi"]["connected"] and d["reset_cause"] == "power-on"
         st, h, page = request(dev, "GET", "/")
         assert st == 200
-        for text in ("Production", "Consumption", "Grid", "Battery", "Imported today",
-                     "Imported (lifetime)", "Validation", "Last push", "Next push in", "Wi-Fi",
-                     "signal -61 dBm", "Uptime", "Free memory", "Last reset", "power-on"):
+        for text in ("Solar", "Home", "Grid", "Battery", "Imported today", "<svg class=\"flow\"",
+                     "<svg class=\"chart\"", "Imported (lifetime)", "Check", "Last push", "Next push in",
+                     "Wi-Fi", "signal -61 dBm", "Up for", "Free memory", " KB", "Last reset", "power-on",
+                     '<script src="/status.js">', "<noscript>"):
             assert text in page, text
+        assert "script-src 'self'" in h["content-security-policy"]
+        assert "Settings with errors" in page and "validation.tolerance_pct: must be at most 100 (got 500)" in page
+        assert d["warnings"] == ["validation.tolerance_pct: must be at most 100 (got 500)"]
+        st, h, js = request(dev, "GET", "/status.js")
+        assert st == 200 and h["content-type"] == "application/javascript" and "part=" in js
+        st, h, live = request(dev, "GET", "/?part=live")
+        assert st == 200 and live.startswith("<p") and "<html" not in live and "Imported today" in live
+        st, h, chart = request(dev, "GET", "/?part=chart")
+        assert st == 200 and chart.startswith("<svg class=\"chart\"")
+        st, h, body = request(dev, "GET", "/api/history")
+        hist = json.loads(body)
+        assert st == 200 and hist["step_s"] == 300 and len(hist["grid"]) == hist["points"] == 288
+        assert hist["solar"][-1] is not None and hist["solar"][0] is None  # up for seconds: one point
+        # the log, backup and restore: behind the admin password like the settings
+        for path in ("/log", "/backup", "/restore"):
+            assert request(dev, "GET", path)[0] == 401, path
+        st, _, logpage = request(dev, "GET", "/log", headers=_auth("admin-pass-1"))
+        assert st == 200 and "source simulated started" in logpage
         for body in (page, json.dumps(d)):
             assert "status-test-KEY" not in body and "hunter2" not in body and "admin-pass" not in body
         st, _, body = request(dev, "GET", "/api/nothing")
@@ -262,7 +325,7 @@ def test_status_page_and_settings(tmp_path, mpy_path):
         assert st == 200 and 'name="ssid"' in body and "<title>Settings</title>" in body
         assert from_addr(dev, "127.0.0.2", "/settings")[0] == 200
         assert from_addr(dev, "127.1.0.1", "/settings")[0] == 401
-        assert from_addr(dev, "127.1.0.1", "/")[0] == 200 and "Production" in from_addr(dev, "127.1.0.1", "/")[2]
+        assert from_addr(dev, "127.1.0.1", "/")[0] == 200 and "Imported today" in from_addr(dev, "127.1.0.1", "/")[2]
 
         # settings: only with the admin password; the API key is never shown, only replaced
         st, h, _ = request(dev, "GET", "/settings")
@@ -290,6 +353,31 @@ def test_status_page_and_settings(tmp_path, mpy_path):
         assert saved["wifi"]["password"] == "hunter2-wifi"  # same network, empty field: kept
         assert saved["device"]["admin_password"] == "admin-pass-1"
         wait_until(lambda: "ON-SAVED HomeNet True" in dev.output(), "the restart hook")
+        # backup, then restore (on a meter a restore restarts it: here the hook only records it)
+        st, h, backup = request(dev, "GET", "/backup", headers=_auth("admin-pass-1"))
+        assert st == 200 and "attachment" in h["content-disposition"]
+        kept = json.loads(backup)
+        assert kept["wifi"]["ssid"] == "HomeNet" and "password" not in kept["wifi"]
+        assert "api_key" not in kept["chargehq"] and "admin_password" not in kept["device"]
+        # restore: the backup with a change, pasted back; this meter's secrets stay
+        kept["device"]["timezone"] = "AEST-10"
+        plain = dict(_auth("admin-pass-1"), **{"Content-Type": "text/plain"})  # as the page's form sends it
+        assert request(dev, "POST", "/restore", body="backup=" + json.dumps(kept))[0] == 401
+        st, _, _ = request(dev, "POST", "/restore", body="backup=" + json.dumps(kept),
+                           headers=dict(plain, Origin="http://evil.example"))
+        assert st == 403  # another site's page in the owner's browser: refused, password or not
+        st, _, page = request(dev, "POST", "/restore", body="backup={not json", headers=plain)
+        assert st == 400 and "not valid JSON" in page
+        bad = dict(kept, chargehq=dict(kept["chargehq"], push_interval_s=5))
+        st, _, page = request(dev, "POST", "/restore", body="backup=" + json.dumps(bad), headers=plain)
+        assert st == 400 and "must be at least 30" in page
+        st, _, page = request(dev, "POST", "/restore", body=json.dumps(kept),
+                              headers=dict(plain, **{"Content-Type": "application/json"}))
+        assert st == 200 and "Settings restored" in page
+        restored = json.loads((tmp_path / "config.json").read_text())
+        assert restored["device"]["timezone"] == "AEST-10"
+        assert restored["chargehq"]["api_key"] == "status-test-KEY-0123456789"
+        assert restored["wifi"]["password"] == "hunter2-wifi" and restored["device"]["admin_password"] == "admin-pass-1"
         # guessing the admin password: after 10 wrong ones in a row, locked even for the right one
         for _ in range(10):
             assert request(dev, "GET", "/settings", headers=_auth("guess"))[0] == 401

@@ -45,6 +45,8 @@ def test_setup_in_a_browser(tmp_path, chromium):
     path = compile_tree(tmp_path / "mpy")
     state = tmp_path / "device"
     state.mkdir()
+    import shutil
+    shutil.copytree(ROOT / "boards", state / "boards")  # the board's filesystem has them
     dev = Device("setup", state, path, heap=FUNCTIONAL_HEAP)
     dialogs = []
     try:
@@ -71,7 +73,18 @@ def test_setup_in_a_browser(tmp_path, chromium):
                 page.evaluate("document.querySelector('input[name=push_interval_s]').min = 1")
                 page.fill("input[name=push_interval_s]", "10")
                 page.fill("input[name=admin_password]", "admin-pass-1")
-                page.select_option("select[name=source]", "simulated")
+                # only what the chosen meter and board need (CSS :has, no script)
+                assert not page.locator("fieldset.src-ct").is_visible()
+                assert not page.locator("fieldset.src-mb").is_visible()
+                page.select_option("select[name=source]", "atm90e32")
+                assert page.locator("fieldset.src-ct").is_visible()
+                assert not page.locator("fieldset.src-mb").is_visible()
+                page.select_option("select[name=board]", "circuitsetup_split")
+                assert page.locator("label.ct2").is_visible() and not page.locator("label.ct3").is_visible()
+                page.select_option("select[name=ct1]", "grid")
+                page.select_option("select[name=ct2]", "solar")
+                assert not page.locator("input[name=tz_custom]").is_visible()
+                page.select_option("select[name=tz]", "AEST-10AEDT,M10.1.0,M4.1.0/3")
                 page.click("button[type=submit]")
                 page.wait_for_load_state()
                 errs = page.locator(".err").inner_text()
@@ -95,7 +108,9 @@ def test_setup_in_a_browser(tmp_path, chromium):
                                  "hostname": saved["wifi"]["hostname"]}
         assert saved["chargehq"]["api_key"] == "chq-KEY-0123456789abcdef"
         assert saved["chargehq"]["push_interval_s"] == 60
-        assert saved["source"] == {"type": "simulated"}
+        assert saved["source"]["type"] == "atm90e32" and [c["role"] for c in saved["source"]["channels"]] == [
+            "grid", "solar"]
+        assert saved["device"]["timezone"] == "AEST-10AEDT,M10.1.0,M4.1.0/3"
         assert dialogs == [], "a script ran: %r" % dialogs
         wait_until(lambda: "ON-SAVED HomeNet True" in dev.output(), "the restart hook")
         dev.finish()
@@ -120,10 +135,10 @@ def test_status_and_settings_in_a_browser(tmp_path, chromium):
             try:
                 page = ctx.pages[0] if ctx.pages else ctx.new_page()
                 page.goto(dev.url + "/")
-                wait_until(lambda: page.reload() and "kW" in page.locator("table").first.inner_text(),
-                           "a reading on the status page")
+                wait_until(lambda: page.reload() and page.locator(".flow .v").count() >= 3,
+                           "a reading in the flow picture")
                 text = page.locator("body").inner_text()
-                for label in ("Production", "Consumption", "Last push", "Free memory", "Last reset"):
+                for label in ("Solar", "Home", "Grid", "Last push", "Free memory", "Last reset"):
                     assert label in text, label
                 page.click("text=Settings")
                 assert page.title() == "Settings"

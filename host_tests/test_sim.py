@@ -49,6 +49,8 @@ def test_sim_pushes_and_reports_meter_faults(tmp_path):
     assert "siteMeters" not in bad["body"]
     assert good[1]["body"]["siteMeters"]["exported_kwh"] >= good[0]["body"]["siteMeters"]["exported_kwh"]
     assert "pushed (HTTP 200)" in out and "meter: no reply from slave 1" in out
+    # the status LED's states in the log: fine, then the meter fault
+    assert out.index("led: all fine (steady on)") < out.index("led: meter error (fast blink)"), out
 
 
 def test_sim_refuses_endpoint_signed_by_another_ca(tmp_path):

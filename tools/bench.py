@@ -206,6 +206,26 @@ def fig_alloc(env, rows):
                          b["alloc_coroutine"], b["alloc_per_poll_raw"])))
 
 
+def fig_status(env, rows):
+    """The status page on the ESP32 shape (tools/status_heap.py: 32-bit, 112 KB heap, .mpy): the
+    24 h history ring and what one render of the live part and the day's chart holds at once."""
+    import status_heap
+    import unix32
+    b = status_heap.measure(unix32.ensure("plain"))
+    rows.append(("Status page: 24 h history ring + its module (ESP32 shape, .mpy)", "<= 8 KB",
+                 "%.1f KB" % ((b["history_ring"] + b["history_module"]) / KB),
+                 b["history_ring"] + b["history_module"] <= 8 * KB,
+                 "ring %d B, module %d B (0 frozen in); kept for the meter's life" % (
+                     b["history_ring"], b["history_module"])))
+    worst = max(b["live_peak_live"], b["chart_peak_live"], b["history_json_peak_live"])
+    rows.append(("Status page: heap a page render holds (ESP32 shape, .mpy)", "<= 16 KB",
+                 "%.1f KB" % ((b["statusview_module"] + worst) / KB), b["statusview_module"] + worst <= 16 * KB,
+                 "view module %d B while serving + most live %d B (live part %d, chart %d, /api/history "
+                 "%d); garbage per render: live %d B, chart %d B, history %d B" % (
+                     b["statusview_module"], worst, b["live_peak_live"], b["chart_peak_live"],
+                     b["history_json_peak_live"], b["live_alloc"], b["chart_alloc"], b["history_json_alloc"])))
+
+
 def _t(target):
     return "-" if target is None else "%d B" % target
 
@@ -476,7 +496,8 @@ def fig_mqtt_heap(env, rows):
 
 
 # --- report ------------------------------------------------------------------------------------
-FIGURES = ("size", "firmware", "push", "portal", "alloc", "growth", "boot", "reboots", "energy", "cpython", "mqtt")
+FIGURES = ("size", "firmware", "push", "portal", "status", "alloc", "growth", "boot", "reboots", "energy",
+           "cpython", "mqtt")
 
 
 def _row_line(row):
@@ -573,6 +594,7 @@ def main(argv=None):
                  ("firmware", lambda: bench_esp32.fig_firmware(env, rows, log)),
                  ("push", lambda: bench_esp32.fig_push(env, rows, log, a.quick)),
                  ("portal", lambda: bench_esp32.fig_portal(env, rows, log)),
+                 ("status", lambda: fig_status(env, rows)),
                  ("alloc", lambda: fig_alloc(env, rows)),
                  ("growth", lambda: fig_growth(env, rows, a.quick)),
                  ("boot", lambda: fig_boot_to_push(env, rows, a.quick)),

@@ -171,12 +171,32 @@ def local_files(build, board=None):
     return files
 
 
+def serial_ports():
+    """The serial devices a board shows up as on Linux and macOS."""
+    import glob
+    return sorted(glob.glob("/dev/ttyUSB*") + glob.glob("/dev/ttyACM*") + glob.glob("/dev/cu.usbserial*")
+                  + glob.glob("/dev/cu.SLAB*") + glob.glob("/dev/cu.wchusbserial*"))
+
+
+def check_port(port):
+    """A port given as a path must exist: say so (and what is plugged in) before mpremote,
+    whose message for a missing device is "may be in use by another program"."""
+    if not port.startswith("/") or pathlib.Path(port).exists():
+        return
+    found = serial_ports()
+    raise DeployError("there is no serial port %s. %s" % (
+        port, "Plugged in now: %s (PORT=...)" % ", ".join(found) if found else
+        "No board is plugged in (no /dev/ttyUSB* or /dev/ttyACM*): connect it with a data USB cable"))
+
+
 def mpremote(port, *args, timeout=120):
     cmd = [MPREMOTE, "connect", port, "resume"] + list(args)
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if res.returncode:
-        raise DeployError("mpremote failed (exit %d): %s\n%s%s" % (
-            res.returncode, " ".join(cmd[:6]) + " ...", res.stdout[-2000:], res.stderr[-2000:]))
+        # what mpremote said, not the script it was sending (tens of lines of internals)
+        said = (res.stderr.strip() or res.stdout.strip()).splitlines()[-3:]
+        raise DeployError("mpremote %s on %s failed (exit %d): %s" % (
+            args[0] if args else "", port, res.returncode, " / ".join(said) or "no output"))
     return res.stdout
 
 
@@ -327,6 +347,7 @@ def main(argv=None):
                     help="a virtual board with the ESP32 stand-ins: stretch the watchdog and reset at the end")
     args = ap.parse_args(argv)
     try:
+        check_port(args.port)
         deploy(args.port, args.build, args.board, args.dry_run, as_esp32=args.as_esp32, force=args.force)
     except DeployError as e:
         print("deploy: %s" % e, file=sys.stderr)

@@ -95,8 +95,14 @@ def to_der(path):
     return raw
 
 
+_FLAGS_FILE = ".sim_flags.json"  # what the last run's flags put into config.json
+
+
 def prepare_device(a, endpoint, ca_der):
-    """Lay out the device filesystem and write the config the flags ask for."""
+    """Lay out the device filesystem and write the config the flags ask for. Settings the device
+    saved itself (set-up page, console) are kept across runs; what an earlier run's flags put
+    there is taken out again unless this run asks for it too (a plain `make sim` after
+    `--portal --http-port 9000` runs the default device, not that one)."""
     fs = pathlib.Path(a.state_dir)
     if a.fresh and fs.exists():
         shutil.rmtree(fs)
@@ -112,59 +118,104 @@ def prepare_device(a, endpoint, ca_der):
     if cfg_path.exists():
         try:
             cfg = json.loads(cfg_path.read_text())
-        except ValueError:
-            cfg = {}
+        except ValueError as e:  # as the firmware does: kept for the user, then set-up mode
+            cfg_path.replace(fs / "config.json.bad")
+            print("[sim] %s is not valid JSON (%s): kept as config.json.bad; the device starts in set-up "
+                  "mode (--fresh for a new device)" % (cfg_path, e), flush=True)
+            a.portal = True
+    if not isinstance(cfg, dict):
+        cfg = {}
+    _forget_old_flags(fs, cfg)
+    put = _Recorder(cfg)
     if a.portal:
-        return fs, portal_config(a, fs, cfg_path, endpoint, ca_der)
-    cfg.setdefault("device", {}).setdefault("report_s", 10)  # a reading line every 10 s
-    cfg.setdefault("wifi", {}).setdefault("ssid", "HomeNet")
-    cfg["wifi"].setdefault("password", "sim-wifi-pass")  # not a word the log uses: secrets are masked in every line
-    ch = cfg.setdefault("chargehq", {})
-    if a.api_key or not ch.get("api_key"):
-        ch["api_key"] = a.api_key or SIM_KEY
+        cfg = portal_config(a, fs, cfg_path, endpoint, ca_der)
+        _save_flags(fs, {})
+        return fs, cfg
+    put("device", "report_s", 10, keep=True)  # a reading line every 10 s
+    put("wifi", "ssid", "HomeNet", keep=True)
+    put("wifi", "password", "sim-wifi-pass", keep=True)  # not a word the log uses: secrets are masked in every line
+    if a.api_key or not cfg.get("chargehq", {}).get("api_key"):
+        put("chargehq", "api_key", a.api_key or SIM_KEY)
     if endpoint:
-        ch["endpoint"] = endpoint
+        put("chargehq", "endpoint", endpoint)
         if endpoint.startswith("http://"):  # asked for on the command line: allowed, with the warning
-            ch["allow_http"] = True
+            put("chargehq", "allow_http", True)
     if a.interval:
-        ch["push_interval_s"] = a.interval
+        put("chargehq", "push_interval_s", a.interval)
     if ca_der:
         (fs / "sim_ca.der").write_bytes(ca_der)
-        ch["ca_file"] = "sim_ca.der"
-    if a.source or "source" not in cfg:
+        put("chargehq", "ca_file", "sim_ca.der")
+    # the serial console only where someone can type (else its prompt would ignore every key)
+    put("console", "enabled", bool(a.console))
+    put("device", "demo", True)  # the set-up form may offer the simulated site here
+    put("device", "led_pin", 2)  # an LED the simulated owner wired to GPIO 2: its states show in the log
+    if a.source or "source" not in cfg or not cfg["source"]:
         cfg["source"] = default_source(a.source or "atm90e32", cfg.get("source"))
+        put.done.append(["source", None, cfg["source"]])
         if cfg["source"].get("type") == "atm90e32":
-            cfg.setdefault("device", {})["board"] = "circuitsetup_split"
+            put("device", "board", "circuitsetup_split")
     modbus_flags(a, cfg["source"])
-    output_flags(a, cfg)
-    sim_ports(a, cfg)
+    output_flags(a, cfg, put)
+    sim_ports(a, cfg, put)
     cfg_path.write_text(json.dumps(cfg, indent=1))
+    _save_flags(fs, put.done)
     return fs, cfg
 
 
-def output_flags(a, cfg):
-    """--mqtt / --no-chargehq / --openevse: the outputs of the device's config."""
+def output_flags(a, cfg, put):
+    """--mqtt / --no-chargehq / --openevse: the outputs of the device's config (recorded, so a
+    later run without the flag does not keep it)."""
     if a.mqtt:
         host, _, port = a.mqtt.rpartition(":")
-        cfg.setdefault("mqtt", {}).update({"host": host or "127.0.0.1", "port": int(port)})
+        put("mqtt", "host", host or "127.0.0.1")
+        put("mqtt", "port", int(port))
     if a.no_chargehq:
-        cfg.setdefault("chargehq", {})["enabled"] = False
+        put("chargehq", "enabled", False)
     elif "chargehq" in cfg:
-        cfg["chargehq"].setdefault("enabled", True)
+        put("chargehq", "enabled", True, keep=True)
     if a.openevse:
-        cfg.setdefault("openevse", {})["url"] = a.openevse
+        put("openevse", "url", a.openevse)
 
 
-def sim_ports(a, cfg):
+class _Recorder:
+    """put(section, key, value): set in the config and remember it was the simulator's doing;
+    keep=True: only when the device has no value of its own."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.done = []
+
+    def __call__(self, sec, key, value, keep=False):
+        part = self.cfg.setdefault(sec, {})
+        if keep and key in part:
+            return
+        part[key] = value
+        self.done.append([sec, key, value])
+
+
+def _forget_old_flags(fs, cfg):
+    try:
+        old = json.loads((fs / _FLAGS_FILE).read_text())
+    except (OSError, ValueError):
+        return
+    for sec, key, value in old:
+        if key is None:
+            if cfg.get(sec) == value:
+                del cfg[sec]
+        elif isinstance(cfg.get(sec), dict) and cfg[sec].get(key) == value:
+            del cfg[sec][key]  # the device did not change it since: the flag's, not the user's
+
+
+def _save_flags(fs, done):
+    (fs / _FLAGS_FILE).write_text(json.dumps(done))
+
+
+def sim_ports(a, cfg, put=None):
     # The device's web server and set-up DNS, on the loopback network the stand-ins give it
     # (ports 80 and 53 would need root and clash with the host's own).
-    p = cfg.setdefault("portal", {})
-    if a.http_port:
-        p["http_port"] = a.http_port
-    if a.dns_port:
-        p["dns_port"] = a.dns_port
-    p.setdefault("http_port", 8080)
-    p.setdefault("dns_port", 5353)
+    put = put or _Recorder(cfg)
+    put("portal", "http_port", a.http_port or 8080)
+    put("portal", "dns_port", a.dns_port or 5353)
 
 
 def portal_config(a, fs, cfg_path, endpoint, ca_der):
@@ -178,7 +229,8 @@ def portal_config(a, fs, cfg_path, endpoint, ca_der):
     if ca_der:
         (fs / "sim_ca.der").write_bytes(ca_der)
         ch["ca_file"] = "sim_ca.der"
-    cfg = {"chargehq": ch, "device": {"report_s": 10}}
+    cfg = {"chargehq": ch, "device": {"report_s": 10, "demo": True, "led_pin": 2},
+           "console": {"enabled": bool(a.console)}}
     sim_ports(a, cfg)
     cfg_path.write_text(json.dumps(cfg, indent=1))
     print("[sim] unprovisioned: set-up portal at http://127.0.0.1:%d/ , its DNS on 127.0.0.1:%d "
@@ -212,8 +264,12 @@ def modbus_flags(a, src):
         dev["slave"] = a.slave
     if a.baud:
         src["baud"] = a.baud
+    path = ROOT / "firmware" / "profiles" / (str(dev.get("profile")) + ".json")
+    if not path.exists():
+        names = sorted(x.stem for x in path.parent.glob("*.json"))
+        raise SystemExit("sim: no Modbus profile %r; the profiles are: %s" % (dev.get("profile"), ", ".join(names)))
     if not src.get("baud"):  # the peer paces replies at the line speed the device uses
-        prof = json.loads((ROOT / "firmware" / "profiles" / (dev["profile"] + ".json")).read_text())
+        prof = json.loads(path.read_text())
         src["baud"] = prof.get("serial", {}).get("baud", 9600)
 
 
@@ -363,6 +419,7 @@ def new_device(fs, endpoint, ca_der, argv=(), config=None, serial=False):
     captured (Device(capture=True)); .cfg is its config. Not started."""
     a = parse_args(["--fresh", "--state-dir", str(fs)] + list(argv))
     fs, cfg = prepare_device(a, endpoint, ca_der)
+    cfg.setdefault("console", {})["enabled"] = True  # as on a board: measured with its console task
     for sec, vals in (config or {}).items():
         cfg.setdefault(sec, {}).update(vals)
     (fs / "config.json").write_text(json.dumps(cfg, indent=1))
@@ -415,7 +472,7 @@ def main(argv=None):
     env_extra = {}
     peers = []
     src = cfg.get("source", {}).get("type")
-    if src == "atm90e32":
+    if src == "atm90e32" or a.portal:  # (--portal: the board a phone may choose in the form)
         chip_env, chip_stop = start_chip(fs)  # the chip model on the SPI bus, in its own process
         env_extra.update(chip_env)
         peers.append(chip_stop)

@@ -60,8 +60,8 @@ def sync():
 
 
 def fmt_time(t_s):
-    """UTC date and time of a 2000-epoch second, for logs and the status page."""
+    """Local date and time (device.timezone) of a 2000-epoch second, for the console and pages."""
     if not is_synced():
         return "(clock not set)"
-    tm = time.gmtime(t_s)
-    return "%04d-%02d-%02d %02d:%02d:%02dZ" % tm[:6]
+    from app import localtime
+    return localtime.fmt(t_s)

@@ -31,6 +31,11 @@ _SCHEMA = (
     ("device", "watchdog_s", "i", 60, 0, 600),
     ("device", "admin_password", "s", "", 0, 64),
     ("device", "report_s", "i", 0, 0, 3600),
+    ("device", "timezone", "s", "", 0, 64),  # POSIX TZ with DST rules (app.localtime); "" = UTC
+    ("device", "demo", "b", False, 0, 0),    # the set-up form offers the simulated (demo) site
+    ("device", "status_led", "b", True, 0, 0),  # the status LED (app.led) on
+    ("device", "led_pin", "i", -1, -1, 48),     # its GPIO; -1: the board file's status_led
+    ("device", "led_active_low", "b", False, 0, 0),
     ("validation", "tolerance_w", "i", 100, 0, 100000),
     ("validation", "tolerance_pct", "i", 5, 0, 100),
     ("validation", "max_site_kw", "i", 100, 1, 10000),
@@ -39,6 +44,7 @@ _SCHEMA = (
     # -- set-up portal and status page (section "portal") --
     ("portal", "ap_name", "s", "ChargeHQ-Meter", 1, 24),  # set-up network: this + "-" + 6 hex of the chip id
     ("portal", "ap_password", "s", "", 0, 63),     # its WPA2 password (8..63); empty: the device's own (console)
+    ("portal", "open_setup_s", "i", 1800, 0, 7200),  # first set-up: no password this long after start
     ("portal", "ap_after_s", "i", 600, 30, 86400),  # home network away this long: set-up network opens
     ("portal", "ap_after_new_s", "i", 60, 0, 86400),  # ... sooner when the network never worked here
     ("portal", "idle_close_s", "i", 600, 30, 86400),  # the set-up network closes when unused this long
@@ -92,7 +98,7 @@ def field(section, key):
 
 
 def defaults():
-    d = {"source": {"type": "simulated"}}
+    d = {"source": {}}  # no meter until one is chosen (never made-up data by default)
     for sec, key, _kind, default, _lo, _hi in _SCHEMA:
         d.setdefault(sec, {})[key] = default
     return d
@@ -163,6 +169,13 @@ def validate(raw, cfg=None, deep=True):
     elif ep.startswith("http://"):
         cfg.warnings.append("the Charge HQ endpoint is http://: the API key is sent unencrypted "
                             "(chargehq.allow_http is on)")
+    tz = cfg.data["device"]["timezone"]
+    if tz:
+        from app.localtime import check
+        why = check(tz)
+        if why:
+            cfg.errors.append("device.timezone: " + why)
+            cfg.data["device"]["timezone"] = ""
     _validate_source(raw.get("source"), cfg, deep)
     _check_outputs(cfg)
     if cfg.problem is None and not cfg.data["wifi"]["ssid"]:
@@ -338,9 +351,5 @@ def scrub(text, secrets):
 
 
 def mask(secret):
-    """All but the last 4 characters hidden: the user can still tell which key is set."""
-    if not secret:
-        return "(not set)"
-    if len(secret) <= 4:
-        return "****"
-    return "*" * min(8, len(secret) - 4) + secret[-4:]
+    """A secret as shown anywhere (console, log, pages): never any of its characters."""
+    return "(set, hidden)" if secret else "(not set)"

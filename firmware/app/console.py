@@ -17,12 +17,13 @@ from app.config import SECRET_KEYS
 
 _POLL_MS = const(50)       # how often stdin is looked at (nothing waits on it)
 _MAX_LINE = const(160)
+_MAX_RESTORE = const(2048)  # `restore {JSON}`: a pasted backup is one long line
 _PROMPT = "> "
 SECRET_NAMES = SECRET_KEYS  # the one list (app.config)
 _SECRET_BYTES = tuple(k.encode() for k in SECRET_KEYS)
 _NEED_APP = ("status", "watch", "push", "energy", "calibrate", "portal", "update")
 _MODULES = {"update": "console_ota", "config": "console_set", "set": "console_set", "wifi": "console_set",
-            "calibrate": "console_cal"}  # where a command lives (else console_cmds)
+            "calibrate": "console_cal", "backup": "backup", "restore": "backup"}  # else console_cmds
 
 
 def spans(line):
@@ -81,6 +82,7 @@ class Console:
         # same serial line; bytes are read from .buffer so UTF-8 arrives byte by byte)
         self.poller.register(inp or sys.stdin, select.POLLIN)
         self.buf = bytearray()
+        self._long = False       # the line is a `restore {JSON}`: it may be _MAX_RESTORE long
         self.prompting = False
         self.confirm = None      # (question's action) waiting for "yes"
         self.saved = False       # settings saved since boot (a reboot applies them)
@@ -159,16 +161,19 @@ class Console:
             self.prompting = False
             line = bytes(self.buf)
             self.buf = bytearray()
+            self._long = False
             return line
         if c == 27:
             self._esc = 1
         elif c in (8, 127):
             if self.buf:
                 self.buf = self.buf[:-1]
+                self._long = self._long and len(self.buf) >= 8
                 if self.echo:
                     self.write("\b \b")
         elif c == 3:  # Ctrl-C (when it reaches us): drop the line
             self.buf = bytearray()
+            self._long = False
             self.write("^C\n")
             self.prompting = False
             return b""
@@ -176,8 +181,11 @@ class Console:
             if self.echo:
                 self.write("\r\x1b[K" + _PROMPT)
             self.buf = bytearray()
-        elif c >= 32 and len(self.buf) < _MAX_LINE:
+            self._long = False
+        elif c >= 32 and len(self.buf) < (_MAX_RESTORE if self._long else _MAX_LINE):
             self.buf.append(c)
+            if len(self.buf) == 8:
+                self._long = bytes(self.buf) == b"restore "
             if self.echo:
                 if 0 <= secret_from(self.buf) < len(self.buf):
                     self.write("*")

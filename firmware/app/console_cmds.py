@@ -14,7 +14,9 @@ _HELP = (
     ("watch", "live readings once a second (Enter stops)"),
     ("log [N]", "the last N events (default 50)"),
     ("push", "push now (never within 30 s of the last push)"),
-    ("config", "the settings (secrets masked)"),
+    ("config", "the settings (secrets hidden)"),
+    ("backup", "the settings as JSON, secrets left out"),
+    ("restore {JSON}", "settings from a backup (keeps this device's secrets)"),
     ("set SECTION.KEY VALUE", "change a setting (checked, then saved); set source {JSON}"),
     ("wifi SSID [PASSWORD]", "the Wi-Fi network to join (after a reboot)"),
     ("calibrate ...", "ATM90E32 (CT clamp) calibration (`calibrate` for more)"),
@@ -76,8 +78,8 @@ def c_status(con, args):
         if p.last_attempt_s is not None and p.last_attempt_s > _CLOCK_SET_AFTER:
             when.append(clock.fmt_time(p.last_attempt_s))
         con.say("last push  %s: %s" % (", ".join(when) or "?", g("last_push_result")))
-    con.say("pushes     %d ok, %d failed; next in %d s" % (
-        g("pushes_ok") or 0, g("pushes_failed") or 0, g("next_push_s") or 0))
+    con.say("pushes     %d with data, %d error reports, %d failed; next in %d s" % (
+        g("pushes_ok") or 0, g("pushes_error") or 0, g("pushes_failed") or 0, g("next_push_s") or 0))
     _outputs(con, app, g)
     w = g("wifi")
     if w is None:
@@ -101,9 +103,11 @@ def c_status(con, args):
         con.say("store      totals restored from %s; %s flash writes, %s errors; checkpoint every %s s"
                 % (st.get("restored_from"), st.get("flash_writes"), st.get("flash_errors"),
                    st.get("checkpoint_s")))
-    con.say("device     up %s, free heap %d bytes, reset cause %s, clock %s" % (
-        clock.fmt_uptime(g("uptime_s", 0) * 1000), g("free_heap") or 0, g("reset_cause"),
-        "synced" if g("clock_synced") else "not set"))
+    con.say("device     up %s, free heap %d KB, reset cause %s, clock %s" % (
+        clock.fmt_uptime(g("uptime_s", 0) * 1000), (g("free_heap") or 0) // 1024, g("reset_cause"),
+        g("local_time") if g("clock_synced") else "not set"))
+    for e in g("warnings") or ():  # refused values (their defaults used), then risky ones
+        con.say("config     %s" % e)
     if con.saved:
         con.say("note       settings were changed: reboot to apply them")
 

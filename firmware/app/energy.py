@@ -20,7 +20,7 @@ class Energy:
         self.hw_last = [None, None]  # last meter counter seen, Wh
         self.hw_offset = [0, 0]      # device total = meter counter + offset
         self.day_start = [0, 0]      # lifetime total at the start of the day, Wh
-        self.day = -1                # day number (days since 2000) of day_start
+        self.day = -1                # local day number (days since 2000) of day_start
         self.changed = False         # totals moved since the last checkpoint
 
     def add(self, d_import_uwh, d_export_uwh):
@@ -62,14 +62,14 @@ class Energy:
         return note
 
     def roll_day(self, day):
-        """Start a new daily total when the (UTC) day changes."""
+        """Start a new daily total when the local day (app.localtime.local_day) changes."""
         if day != self.day:
             self.day = day
             self.day_start[IMPORT] = self.wh[IMPORT]
             self.day_start[EXPORT] = self.wh[EXPORT]
 
     def today_wh(self, i):
-        """Energy since the start of the (UTC) day; None until the clock has told the day."""
+        """Energy since local midnight; None until the clock has told the day."""
         if self.day < 0:
             return None
         return self.wh[i] - self.day_start[i]

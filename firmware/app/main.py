@@ -8,6 +8,7 @@ from app import clock, config
 from app.log import Log
 
 _FATAL_PAUSE_S = 10
+_OPEN_GRACE_MS = 120000  # the open first set-up network stays while a phone used it this recently
 _CAUSES = {getattr(machine, "PWRON_RESET", 1): "power-on", getattr(machine, "HARD_RESET", 2): "hard reset",
            getattr(machine, "WDT_RESET", 3): "watchdog", getattr(machine, "DEEPSLEEP_RESET", 4): "deep sleep",
            getattr(machine, "SOFT_RESET", 5): "soft reset"}
@@ -43,6 +44,10 @@ def _services(app, log):
     if app.cfg.get("console", "enabled"):
         from app.console import serve
         out.append(serve(app))
+    from app import led
+    lamp = led.make(app.board, app.cfg, log)
+    if lamp is not None:
+        out.append(lamp.run(lambda: led.app_state(app)))
     if app.cfg.get("portal", "status_page"):  # LAN status page + /api/status (imports Microdot)
         try:
             from app.statuspage import status_service
@@ -57,15 +62,38 @@ def _services(app, log):
 async def _needs_setup(log, cfg):
     log.error("needs set-up: %s" % cfg.problem)
     from app import setup_mode
-    setup = setup_mode.SetupAP(cfg, log)
+    # Never set up (no admin password, no set-up password chosen): the set-up network is open
+    # for portal.open_setup_s after the start, so a phone alone can set the meter up; then, or
+    # once set up, it has a password. A power cycle (someone at the meter) opens it again.
+    first = not cfg.get("device", "admin_password") and not cfg.get("portal", "ap_password")
+    setup = setup_mode.SetupAP(cfg, log, open_for_s=cfg.get("portal", "open_setup_s") if first else 0)
     if cfg.get("console", "enabled"):  # set-up over the serial line too: wifi, set, reboot
         asyncio.create_task(_console_on_key(cfg, log))
+    _setup_led(cfg, log)
     # the set-up network at once, kept open until the portal has saved the settings (it restarts
     # the chip); the station is left alone here: the portal tries the network the user enters
     while True:
         if not setup.active:
             await setup.open()  # retried if the radio refused (logged)
-        await asyncio.sleep(30)
+        elif setup.is_open and not setup.open_window_s():
+            used = setup.used_ms()
+            if used is None or used > _OPEN_GRACE_MS:  # not while a phone is half-way through
+                log.info("the set-up network's open time is over: it now needs its password")
+                setup.open_until = None
+                await setup.close()
+                continue
+        await asyncio.sleep(10)
+
+
+def _setup_led(cfg, log):
+    from app import boards, led
+    try:
+        board = boards.load(cfg.get("device", "board"))
+    except ValueError:
+        board = None
+    lamp = led.make(board, cfg, log)
+    if lamp is not None:
+        asyncio.create_task(lamp.run(lambda: "setup"))
 
 
 async def _console_on_key(cfg, log):

@@ -14,7 +14,7 @@ import struct
 import time
 from array import array
 from micropython import const
-from app import clock
+from app import clock, localtime
 
 _MAGIC = const(0x31475245)  # "ERG1" little-endian
 _VERSION = const(1)
@@ -221,7 +221,7 @@ class Store:
             return
         e = app.energy
         if clock.is_synced():
-            day = time.time() // _DAY_S
+            day = localtime.local_day(time.time())  # rolls at local midnight (device.timezone)
             if day != e.day:
                 if e.day >= 0:
                     self.log.info("energy: new day")

@@ -28,8 +28,9 @@ _MAX_LINES = const(40)       # request line + header lines
 _READ = const(512)           # bytes read at a time while the request comes in
 _CHUNK = const(1024)
 _DRAIN = const(8192)
-# loaded for one request in set-up mode, dropped after it (see Web.forget)
-_FORGET = ("app.webforms", "app.setupsave", "app.setupsources", "app.sources", "app.boards", "app.wifi")
+# loaded for one request, dropped after it (see Web.forget)
+_FORGET = ("app.webforms", "app.setupsave", "app.setupsources", "app.sources", "app.boards", "app.wifi",
+           "app.backup", "app.statusview", "app.tzrules")
 
 Request.max_content_length = MAX_BODY
 Request.max_body_length = MAX_BODY
@@ -91,25 +92,45 @@ def render(name, values):
             yield line[pos:] if pos else line
 
 
-def page(title, body, status=200, refresh=None):
-    """An HTML page; `body` is a string or an iterable of strings (sent ~1 KB at a time)."""
+def page(title, body, status=200, refresh=None, headers=None, head=""):
+    """An HTML page; `body` is a string or an iterable of strings (sent ~1 KB at a time).
+    `head`: more HTML for <head>; `headers`: instead of HTML_HEADERS (the status page's script)."""
     head = render("head", {"title": esc(title),
-                           "refresh": '<meta http-equiv="refresh" content="%d">' % refresh if refresh else ""})
-    return Response(_stream(head, body), status, HTML_HEADERS)
+                           "refresh": ('<meta http-equiv="refresh" content="%d">' % refresh if refresh else "")
+                           + head})
+    return Response(_stream(head, body), status, headers or HTML_HEADERS)
 
 
 def _stream(head, body):
-    buf = []
+    # Pieces are copied into one buffer per response and sent ~1 KB at a time (one TCP write per
+    # KB, not per fragment); joining them into new strings instead fragmented the heap until a
+    # long page (the status chart) could not find 2 KB in 50 KB free.
+    try:
+        buf = bytearray(_CHUNK)
+    except MemoryError:  # no 1 KB block free just now: the page still goes out, piece by piece
+        for part in _parts(head, body):
+            yield part
+        yield "</body></html>"
+        return
     n = 0
     for part in _parts(head, body):
-        buf.append(part)
-        n += len(part)
-        if n >= _CHUNK:  # one TCP write per ~1 KB, not per fragment
-            yield "".join(buf)
-            buf = []
-            n = 0
-    buf.append("</body></html>")
-    yield "".join(buf)
+        b = part.encode() if isinstance(part, str) else part
+        i = 0
+        while i < len(b):
+            k = min(len(b) - i, _CHUNK - n)
+            buf[n:n + k] = b[i:i + k] if i or k < len(b) else b
+            n += k
+            i += k
+            if n == _CHUNK:
+                yield buf  # written before the next piece is asked for (Microdot awaits it)
+                n = 0
+        b = None
+    end = b"</body></html>"
+    if n + len(end) > _CHUNK:
+        yield memoryview(buf)[:n]
+        n = 0
+    buf[n:n + len(end)] = end
+    yield memoryview(buf)[:n + len(end)]
 
 
 def _parts(head, body):
@@ -199,8 +220,8 @@ class _Conn:
 
 class Web(Microdot):
     """Microdot with a deadline per connection, a cap on connections held at once (the oldest
-    one still sending its request dropped first), bounded request reading (see _Conn), and
-    (set-up mode) modules loaded for one request dropped after it."""
+    one still sending its request dropped first), bounded request reading (see _Conn), and the
+    modules loaded for one request dropped after it."""
 
     def __init__(self, cfg, log, app=None, wlan=None, on_saved=None):
         super().__init__()
@@ -215,7 +236,7 @@ class Web(Microdot):
         self.conns = []  # _Conn, oldest first
         self.dropped = 0  # connections closed to make room (a slow or idle client)
         self.paths = {}
-        self.keep = set(sys.modules) if self.setup else None
+        self.keep = set(sys.modules)
 
     def _admit(self, conn):
         """Room for a new connection: at the cap, the oldest one still sending its request goes
@@ -283,10 +304,9 @@ class Web(Microdot):
 
     def forget(self):
         """Drop the modules imported since start that only one request needed (the form, a
-        source's config check): the set-up portal must fit next to Microdot in a small heap.
-        They load again when needed."""
-        if self.keep is None:
-            return
+        source's config check, the status page's views): the set-up portal, and the LAN pages
+        beside the running meter, must fit next to Microdot in a small heap. They load again
+        when needed."""
         for name in list(sys.modules):
             if name not in self.keep and name.startswith(_FORGET):
                 del sys.modules[name]
@@ -424,9 +444,14 @@ def make(cfg, log, app=None, port=80, wlan=None, on_saved=None):
         def result(req):
             from app import setupsave
             return setupsave.result(web)
+
+        async def restore(req):  # a backup onto a new or reset device
+            from app import backup
+            return await backup.restore_page(web, req)
         web.on("/", index)
         web.on("/save", save, ("POST",))
         web.on("/result", result)
+        web.on("/restore", restore, ("GET", "POST"))
     else:
         from app import statuspage
         statuspage.register(web, app)

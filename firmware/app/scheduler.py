@@ -4,8 +4,9 @@ import asyncio
 import gc
 import time
 from micropython import const
-from app import clock, payload, validate
+from app import clock, localtime, payload, validate
 from app.energy import Energy
+from app.history import History
 from app.pusher import Pusher
 from app.site import Site
 from app.sources import SourceError, make_source
@@ -28,6 +29,7 @@ class App:
         self.site = Site()            # the latest good reading
         self._scratch = Site()        # what a poll fills (copied only when it succeeds)
         self.energy = Energy()
+        self.history = History()      # 24 h of 5-minute points for the status page
         self.pusher = Pusher(cfg, log)
         self.source = None
         self.source_error = "not read yet"
@@ -38,12 +40,15 @@ class App:
         self.validation = None        # validate.Result of the latest push
         self.last_pushed_wh = None
         self._body_wh = None          # the totals in the body being pushed
+        self.push_error = None        # what the last push reported as `error` (no data), or None
+        self.error_pushes = 0         # pushes Charge HQ took that carried `error`, not data
         self.push_now = asyncio.Event()
         self.wifi = None
         self.wdt = None
         self.reset_cause = "unknown"  # set by app.main
         from app.config import hide, secret_values
         hide(log, secret_values(cfg.data))  # every secret setting, masked in the log
+        localtime.set_zone(cfg.get("device", "timezone"))
 
     # --- sampling -------------------------------------------------------------------------
     async def _start_source(self):
@@ -109,6 +114,7 @@ class App:
         else:
             e.add(s.d_import_uwh, s.d_export_uwh)
         self.last_ok_up = clock.uptime_ms()
+        self.history.add(s, self.last_ok_up)
         every = self.cfg.get("device", "report_s")
         if every and self.last_ok_up - self._reported >= every * 1000:
             self._reported = self.last_ok_up
@@ -229,6 +235,9 @@ class App:
             body, summary = self.build_body()
             ok = await self.pusher.send(body)
             body = None
+            self.push_error = summary[7:] if summary.startswith("error: ") else None
+            if ok and self.push_error is not None:
+                self.error_pushes += 1
             if ok:
                 if self.validation is not None:
                     self.last_pushed_wh = self._body_wh
@@ -294,9 +303,11 @@ class App:
             "energy_store": self.store.status() if self.store else None,
             "validation": None if v is None else v.text(),
             "last_push": None if p.last_attempt_s is None else clock.fmt_time(p.last_attempt_s),
-            "last_push_result": p.last_result,
+            "last_push_result": p.last_result if self.push_error is None else
+            "%s, sent as an error report (%s): no data" % (p.last_result, self.push_error),
             "last_push_status": p.last_status,
-            "pushes_ok": p.ok_count, "pushes_failed": p.fail_count,
+            "pushes_ok": p.ok_count - self.error_pushes, "pushes_error": self.error_pushes,
+            "pushes_failed": p.fail_count,
             "chargehq_gone": p.retire.text() if p.retire else None,  # app.retire: gone for 24 h
             "next_push_s": max(0, due // 1000),
             "wifi": wifi,
@@ -304,7 +315,8 @@ class App:
             "free_heap": gc.mem_free(),
             "reset_cause": self.reset_cause,
             "clock_synced": clock.is_synced(),
-            "warnings": self.cfg.warnings,
+            "warnings": self.cfg.errors + self.cfg.warnings,  # refused values (defaults used), risky ones
+            "local_time": clock.fmt_time(time.time()),
         }
         st.update(vals)
         outs = getattr(self, "outputs", None)  # app.outputs: MQTT, OpenEVSE
@@ -345,6 +357,11 @@ class App:
         """Run until cancelled; `services` are more coroutines (Wi-Fi, console, status page)."""
         if self.store:
             self.store.restore(self)
+        if clock.is_synced():  # the chart of the day before a clean restart (app.history)
+            from app import historyfile
+            n = historyfile.load(self.history, time.time())
+            if n:
+                self.log.info("history: the chart's last 24 h put back after the restart (%d points)" % n)
         secs = self.cfg.get("device", "watchdog_s")
         if secs:  # armed before any task runs: a first poll that hangs must be caught too
             import machine
@@ -358,6 +375,12 @@ class App:
     def shutdown(self, why="shutdown"):
         if self.store:
             self.store.checkpoint(self, why)
+        if clock.is_synced() and self.history.slot >= 0:
+            try:
+                from app import historyfile
+                historyfile.save(self.history, clock.uptime_ms(), time.time())
+            except Exception as e:  # the chart is a nicety: never stop a shutdown for it
+                self.log.warn("history not saved: %s" % e)
         if self.source:
             try:
                 self.source.close()

@@ -89,12 +89,20 @@ async def _serve_portal(cfg, log, host, port, app=None):
 class SetupAP:
     """open()/close() the set-up network; idle_ms() says how long nobody has used it."""
 
-    def __init__(self, cfg, log, http=True, dns=True, http_serve=None, app=None, say=print):
+    def __init__(self, cfg, log, http=True, dns=True, http_serve=None, app=None, say=print, open_for_s=0):
         p = cfg.section("portal")
         self.cfg = cfg
         self.log = log
         self.essid = ap_name(p["ap_name"])
-        self.password = ap_password(p["ap_password"], log)
+        # Once set up, the set-up network's password is the admin password (the owner typed it
+        # in the form, so a phone alone can fix the Wi-Fi later), unless portal.ap_password is set.
+        admin = cfg.get("device", "admin_password")
+        self.is_admin_pw = not p["ap_password"] and 8 <= len(admin) <= 63
+        self.password = admin if self.is_admin_pw else ap_password(p["ap_password"], log)
+        # First set-up only (app.main decides): open, without a password, for open_for_s after
+        # the start, so a phone alone can do it; then WPA2 with the password on the console.
+        self.open_until = time.ticks_add(time.ticks_ms(), open_for_s * 1000) if open_for_s else None
+        self.is_open = False
         if hasattr(log, "secrets"):
             from app.config import hide
             hide(log, (self.password,))  # the console shows it once (say), the log ring never
@@ -154,14 +162,24 @@ class SetupAP:
             return None
         return time.ticks_diff(time.ticks_ms(), self._last_client)
 
+    def open_window_s(self):
+        """Seconds left of the first set-up's open window (0: none, or over)."""
+        if self.open_until is None:
+            return 0
+        return max(0, time.ticks_diff(self.open_until, time.ticks_ms()) // 1000)
+
     async def open(self):
         if self.active:
             return
         ap = self.ap
+        self.is_open = self.open_window_s() > 0
         try:
             ap.active(True)
-            ap.config(essid=self.essid, password=self.password,
-                      authmode=getattr(network, "AUTH_WPA2_PSK", 3))
+            if self.is_open:
+                ap.config(essid=self.essid, authmode=getattr(network, "AUTH_OPEN", 0))
+            else:
+                ap.config(essid=self.essid, password=self.password,
+                          authmode=getattr(network, "AUTH_WPA2_PSK", 3))
         except Exception as e:  # never leave an open (unprotected) network behind
             self.log.error("set-up network failed to start: %s" % e)
             try:
@@ -179,8 +197,14 @@ class SetupAP:
         self._last_client = None
         url = "http://%s/" % self.ip if self.http_port == 80 else "http://%s:%d/" % (self.ip, self.http_port)
         self.log.info("set-up network \"%s\" is open: join it, then open %s" % (self.essid, url))
-        # The password goes to the serial console only, not into the log ring that pages may show.
-        self.say("set-up network \"%s\": WPA2 password %s" % (self.essid, self.password))
+        if self.is_open:
+            self.log.warn("set-up network without a password for %d min (first set-up): after that, "
+                          "or once set up, it needs one" % ((self.open_window_s() + 59) // 60))
+        elif self.is_admin_pw:
+            self.say("set-up network \"%s\": its password is the meter's admin password" % self.essid)
+        else:
+            # The password goes to the serial console only, not into the log ring that pages may show.
+            self.say("set-up network \"%s\": WPA2 password %s" % (self.essid, self.password))
         if self.dns_enabled:
             try:
                 from dns_catchall import DnsCatchAll

@@ -78,7 +78,12 @@ def apply(current, form):
         d["admin_password"] = admin
     elif not d["admin_password"]:
         errors.append("admin password: required (it protects the settings on your network)")
+    tz = form.get("tz")
+    if tz is not None:  # (a form without the field keeps the zone)
+        d["timezone"] = (form.get("tz_custom") or "").strip() if tz == "custom" else tz
     kind = form.get("source") or ""
+    if not kind:
+        errors.append("Meter: choose what the meter reads (CT clamps or Modbus)")
     old = data.get("source") or {}
     if old.get("type") != kind:
         old = {}
@@ -118,6 +123,9 @@ async def save(web, req):
     data, errors, fresh = apply(web.cfg.data, form)
     web.forget()  # set-up mode: the source modules config.validate loaded are not needed now
     if errors:
+        form = fresh = None  # (the form page is the request's biggest part: room for it first)
+        import gc
+        gc.collect()
         return _form_page(web, errors, data, 400)
     try:
         config.save(data)

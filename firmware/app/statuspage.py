@@ -10,65 +10,17 @@ _LOCK_MS = const(60000)
 LOCK_MS = _LOCK_MS  # (app.ota_web: the same lock)
 _MAX_TRACKED = const(16)  # client addresses whose wrong passwords are counted at once
 
-# (label, status key, unit) in page order
-_ROWS = (("Production", "production_kw", "kW"), ("Consumption", "consumption_kw", "kW"),
-         ("Grid (+ import / - export)", "net_import_kw", "kW"),
-         ("Battery (+ discharge / - charge)", "battery_discharge_kw", "kW"),
-         ("Battery charge", "battery_soc", ""),
-         ("Imported today", "today_imported_kwh", "kWh"), ("Exported today", "today_exported_kwh", "kWh"),
-         ("Imported (lifetime)", "imported_kwh", "kWh"), ("Exported (lifetime)", "exported_kwh", "kWh"))
+# The public readings (power and energy) that /api/readings gives any page (dashboards)
+_READINGS = ("production_kw", "consumption_kw", "net_import_kw", "battery_discharge_kw", "battery_soc",
+             "today_imported_kwh", "today_exported_kwh", "imported_kwh", "exported_kwh")
 
-
-def _num(v, unit):
-    if v is None:
-        return "-"
-    if unit == "":  # state of charge: a fraction 0..1
-        return "%d %%" % round(v * 100)
-    return "%.3f %s" % (v, unit)
-
-
-def _uptime(s):
-    d, s = divmod(s, 86400)
-    return ("%d d " % d if d else "") + "%d:%02d:%02d" % (s // 3600, s // 60 % 60, s % 60)
-
-
-def html_parts(st):
-    for w in st.get("warnings") or ():
-        yield '<p class="err">Warning: %s</p>' % esc(w)
-    if st["meter_ok"]:
-        yield ('<p class="ok">Meter: %s, reading %s s old</p>' % (esc(st["source"]), esc(st["reading_age_s"])))
-    else:
-        yield ('<p class="err">Meter: %s: %s</p>' % (esc(st["source"]), esc(st["meter_error"])))
-    yield ("<table>")
-    for label, key, unit in _ROWS:
-        yield ("<tr><th>%s</th><td>%s</td></tr>" % (label, _num(st.get(key), unit)))
-    yield ("</table><h2>Charge HQ</h2><table>")
-    rows = (("Validation", st["validation"] or "-"),
-            ("Last push", "%s: %s" % (st["last_push"] or "never", st["last_push_result"] or "-")),
-            ("Next push in", "%d s" % st["next_push_s"]),
-            ("Pushes", "%d ok, %d failed" % (st["pushes_ok"], st["pushes_failed"])),
-            ("Endpoint", st.get("chargehq_gone") or "answering"))  # app.retire
-    for label, v in rows:
-        yield ("<tr><th>%s</th><td>%s</td></tr>" % (label, esc(v)))
-    yield ("</table><h2>Device</h2><table>")
-    w = st.get("wifi")
-    if w:
-        wtxt = ("%s, %s, signal %s dBm" % (w["ssid"], w["ip"], w["rssi"]) if w["connected"]
-                else "%s: not connected" % w["ssid"])
-    else:
-        wtxt = "-"
-    fw = st.get("firmware") or {}  # app.ota_health.status(): running and previous version
-    vtxt = "%s (previous: %s)%s" % (fw.get("version"), fw.get("previous") or "-",
-                                    ", on trial" if fw.get("on_trial") else "")
-    if fw.get("note"):
-        vtxt += "; " + fw["note"]
-    rows = (("Version", vtxt), ("Wi-Fi", wtxt), ("Uptime", _uptime(st["uptime_s"])),
-            ("Free memory", "%d bytes" % st["free_heap"]), ("Last reset", st["reset_cause"]),
-            ("Clock", "synchronised" if st["clock_synced"] else "not set (no time server yet)"))
-    for label, v in rows:
-        yield ("<tr><th>%s</th><td>%s</td></tr>" % (label, esc(v)))
-    yield ('</table><p><a href="/api/status">JSON</a> &middot; <a href="/settings">Settings</a>'
-           ' &middot; <a href="/update">Update</a></p>')
+# The status page runs one script of its own (web/status.js, refreshes the numbers in place):
+# the same policy as app.portal's pages plus scripts and fetches from this device only.
+STATUS_HEADERS = {"Content-Type": "text/html; charset=UTF-8", "Cache-Control": "no-store",
+                  "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                  "script-src 'self'; connect-src 'self'; form-action 'self'",
+                  "X-Frame-Options": "DENY"}
+_NOSCRIPT = '<noscript><meta http-equiv="refresh" content="30"></noscript>'
 
 
 def authorized(req, pw):
@@ -145,7 +97,24 @@ def register(web, app):
         if setup_client(app, req):  # a phone that joined the fallback set-up network
             from app import webforms
             return webforms.form_page(web)
-        return page("Charge HQ meter", html_parts(_status(app)), refresh=10)
+        from app import statusview as v
+        part = req.args.get("part")
+        if part == "live":  # what web/status.js fetches to refresh the page in place
+            return v.live_parts(_status(app)), 200, {"Content-Type": "text/html; charset=UTF-8",
+                                                     "Cache-Control": "no-store"}
+        if part == "chart":
+            return v.chart_parts(*v.now_args(app)), 200, {"Content-Type": "text/html; charset=UTF-8",
+                                                          "Cache-Control": "no-store"}
+        from app.portal import render
+        st = _status(app)
+        return page("Charge HQ meter", render("status", {"live": v.live_parts(st),
+                                                         "chart": v.chart_parts(*v.now_args(app))}),
+                    headers=STATUS_HEADERS, head=_NOSCRIPT)
+
+    def status_js(req):
+        from app.portal import WEB
+        return _file(WEB + "status.js"), 200, {"Content-Type": "application/javascript",
+                                               "Cache-Control": "max-age=3600"}
 
     def api_status(req):
         # no Access-Control-Allow-Origin: another site's page in a LAN browser must not read the
@@ -155,12 +124,19 @@ def register(web, app):
     def api_readings(req):
         # the public readings only (power and energy): any page may read these (dashboards)
         st = app.status()
-        return (dict((k, st.get(k)) for _l, k, _u in _ROWS), 200,
+        return (dict((k, st.get(k)) for k in _READINGS), 200,
                 {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
+
+    def api_history(req):
+        # readings only (5-minute power averages), like /api/readings: any page may read them
+        from app import statusview as v
+        return v.history_json(*v.now_args(app)), 200, {
+            "Content-Type": "application/json", "Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
 
     guard = GUARD
 
-    async def settings(req):
+    def admin(req):
+        """None when `req` may see the protected pages, else the answer to send."""
         if not setup_client(app, req):  # on the set-up network: no admin password (see there)
             pw = cfg.get("device", "admin_password")
             if not pw:
@@ -177,16 +153,48 @@ def register(web, app):
                 return ("Admin password required", 401,
                         {"WWW-Authenticate": 'Basic realm="meter settings"', "Content-Type": "text/plain"})
             guard.right(ip)
+        return None
+
+    async def settings(req):
+        no = admin(req)
+        if no is not None:
+            return no
         if req.method == "GET":
             from app import webforms
             return webforms.form_page(web)
         from app import setupsave
         return await setupsave.save(web, req)
 
+    def log_page(req):
+        no = admin(req)
+        if no is not None:
+            return no
+        from app import statusview as v
+        return page("Log", v.log_parts(app.log), head=_NOSCRIPT)
+
+    async def backup(req):
+        no = admin(req)
+        if no is not None:
+            return no
+        from app import backup as b
+        return b.download(cfg)
+
+    async def restore(req):
+        no = admin(req)
+        if no is not None:
+            return no
+        from app import backup as b
+        return await b.restore_page(web, req)
+
     web.on("/", index)
+    web.on("/status.js", status_js)
     web.on("/api/status", api_status)
     web.on("/api/readings", api_readings)
+    web.on("/api/history", api_history)
     web.on("/settings", settings, ("GET", "POST"))
+    web.on("/log", log_page)
+    web.on("/backup", backup)
+    web.on("/restore", restore, ("GET", "POST"))
     from app import ota_web  # over-the-air updates: /api/ota..., /update
     ota_web.register(web, app)
 
@@ -196,6 +204,15 @@ def _status(app):
     from app.ota_health import status
     st["firmware"] = status()
     return st
+
+
+def _file(path):
+    with open(path) as f:
+        while True:
+            chunk = f.read(512)
+            if not chunk:
+                break
+            yield chunk
 
 
 async def status_service(app, log):

@@ -48,6 +48,69 @@ def _files(folder, chosen):
         yield '<option value="%s"%s>%s</option>' % (esc(n), " selected" if n == chosen else "", esc(n))
 
 
+def _boards():
+    """(name, source, number of CT inputs) of each board file, read a line at a time: parsed
+    whole, a board file (several KB as objects) was the form page's biggest allocation."""
+    import os
+    try:
+        names = sorted(n[:-5] for n in os.listdir("boards") if n.endswith(".json"))
+    except OSError:
+        return
+    for n in names:
+        kind, count, depth = "", 0, -1  # depth: bracket depth inside "channels" (-1: not there)
+        try:
+            with open("boards/%s.json" % n) as fh:
+                for line in fh:
+                    if not kind and '"source"' in line:
+                        parts = line[line.index('"source"') + 8:].split('"', 2)
+                        kind = parts[1] if len(parts) > 2 else ""
+                    if depth < 0 and '"channels"' in line:
+                        depth = 0
+                        line = line[line.index('"channels"'):]
+                    if depth >= 0:
+                        count += line.count('"phase"')
+                        depth += line.count("[") - line.count("]")
+                        if depth <= 0 and "]" in line:
+                            depth = -2  # done: later lines are not channels
+        except OSError:
+            pass
+        yield n, kind, count
+
+
+_KINDS = {"atm90e32": "CT clamps", "modbus": "RS485"}
+
+
+def _board_options(info, chosen):
+    for n, kind, _ in info:
+        yield '<option value="%s" data-src="%s"%s>%s%s</option>' % (
+            esc(n), esc(kind), " selected" if n == chosen else "", esc(n),
+            " (%s)" % _KINDS[kind] if kind in _KINDS else "")
+
+
+def _board_css(info):
+    # per board: hide the CT inputs it does not have, and boards of the other kind of meter
+    for n, kind, count in info:
+        if kind == "atm90e32" and count < 6:
+            yield 'form:has(select[name=board]>option[value="%s"]:checked) :is(%s){display:none}\n' % (
+                esc(n), ",".join(".ct%d" % i for i in range(count + 1, 7)))
+    for kind, other in (("atm90e32", "modbus"), ("modbus", "atm90e32")):
+        yield 'form:has(select[name=source]>option[value=%s]:checked) option[data-src=%s]{display:none}\n' % (
+            kind, other)
+
+
+def _tz_custom(tz):
+    from app.tzrules import ZONES
+    return bool(tz) and not any(z[1] == tz for z in ZONES)
+
+
+def _tz_options(tz):
+    from app.tzrules import ZONES
+    yield '<option value=""%s>UTC (not set)</option>' % (" selected" if not tz else "")
+    for name, rule in ZONES:
+        yield '<option value="%s"%s>%s</option>' % (esc(rule), " selected" if rule == tz else "", esc(name))
+    yield '<option value="custom"%s>Other (type it below)</option>' % (" selected" if _tz_custom(tz) else "")
+
+
 def _errors(errors):
     if errors:
         yield '<div class="err"><p><b>Please fix:</b></p><ul>'
@@ -75,13 +138,13 @@ def fields(data):
     c = data["chargehq"]
     d = data["device"]
     src = data.get("source") or {}
-    kind = src.get("type", "simulated")
+    kind = src.get("type", "")  # a new device: nothing chosen (never the demo by default)
     dev = (src.get("devices") or [{}])[0] if kind == "modbus" else {}
     if not isinstance(dev, dict):
         dev = {}
     f = {"ssid": w["ssid"], "push_interval_s": c["push_interval_s"], "source": kind, "board": d["board"],
-         "line_hz": src.get("line_hz", ""), "mains_v": src.get("mains_v", ""), "profile": dev.get("profile", ""), "slave": dev.get("slave", ""),
-         "baud": src.get("baud", "")}
+         "line_hz": src.get("line_hz", ""), "mains_v": src.get("mains_v", ""), "profile": dev.get("profile", ""),
+         "slave": dev.get("slave", ""), "baud": src.get("baud", ""), "tz": d.get("timezone", "")}
     if kind == "atm90e32":
         for i, role in enumerate(ct_roles(src, d["board"])):
             f["ct%d" % (i + 1)] = role
@@ -98,6 +161,13 @@ def lookup(data, saved, errors, nets, action, setup):
     f = fields(data)
     c = saved["chargehq"]  # the secrets' hints say what is stored, not what was just typed
     admin = saved["device"]["admin_password"]
+
+    seen = []
+
+    def boards():  # the board files are read once per page (options and CSS use them)
+        if not seen:
+            seen.append(list(_boards()))
+        return seen[0]
 
     def value(key):
         if key.startswith("sel:"):  # sel:FIELD:VALUE -> " selected" when the field has that value
@@ -129,6 +199,19 @@ def lookup(data, saved, errors, nets, action, setup):
             return "set: leave empty to keep it" if admin else "at least 8 characters"
         if key == "admin_required":
             return "" if admin else " required"
+        if key == "demo_option":  # the simulated site only where asked for (device.demo, the simulator)
+            if data["device"].get("demo") or f["source"] == "simulated":
+                return '<option value="simulated"%s>Simulated site (demo, made-up data)</option>' % (
+                    " selected" if f["source"] == "simulated" else "")
+            return ""
+        if key == "board_options":
+            return _board_options(boards(), f["board"])
+        if key == "board_css":
+            return _board_css(boards())
+        if key == "tz_options":
+            return _tz_options(f["tz"])
+        if key == "tz_custom":
+            return esc(f["tz"]) if _tz_custom(f["tz"]) else ""
         if key == "button":
             return "Save and connect" if setup else "Save and restart"
         return ""
@@ -163,7 +246,8 @@ def nets(web):
 def form_page(web, errors=None, data=None, status=200):
     cfg = web.cfg
     if web.setup:
-        intro = "<p>Connect this meter to your Wi-Fi and to Charge HQ.</p>"
+        intro = ('<p>Connect this meter to your Wi-Fi and to Charge HQ (or <a href="/restore">restore a '
+                 'backup</a> of another meter\'s settings).</p>')
         if cfg.problem and not errors:
             intro += "<p>Needed: %s.</p>" % esc(cfg.problem)
     else:

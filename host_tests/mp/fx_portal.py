@@ -33,6 +33,9 @@ class Log:  # like mptest.ListLog (mptest loads only at the end)
 
     warn = error = info
 
+    def recent(self):  # app.log.Log's, for the /log page
+        return [(0, "I", m) for m in lines[-50:]]
+
 
 def on_saved(cfg, joined):
     saved.append((cfg.get("wifi", "ssid"), joined))
@@ -70,6 +73,9 @@ async def main():
         app.wifi = network.WLAN(network.STA_IF)
         app.wifi.active(True)
         app.wifi.connect("HomeNet", "pw")
+        if "day" in sys.argv:  # up a day, with a day of history (screenshots)
+            import fx_day
+            fx_day.fill(app, log)
         if "ap" in sys.argv:  # the set-up network up too (a fallback while the app runs)
             network.WLAN(network.AP_IF).active(True)
             from app.setup_mode import SetupAP

@@ -97,7 +97,8 @@ eq(app.cfg.get("chargehq", "push_interval_s"), 60, "push interval waits for the 
 check("source.speed: must be a whole number 1..3600" in out, "source checked by its module")
 eq(saved["source"]["speed"], 30, "source setting saved")
 eq(saved["console"]["echo"], False, "echo off saved")
-check("\nconfig\n" not in out and 'chargehq.api_key = "********9875"' in out, "echo off, key masked")
+check("\nconfig\n" not in out and 'chargehq.api_key = "(set, hidden)"' in out and "9875" not in out,
+      "echo off, key hidden")
 check("NEWKEY-abcdef-9875" in app.log.secrets, "new key masked in the log too")
 check(all("NEWKEY" not in e[2] for e in app.log.recent()), "log has no key")
 
@@ -137,6 +138,30 @@ check(app.push_now.is_set(), "push now requested")
 check(app.open_portal.is_set(), "portal hook called")
 check("error: ValueError: status broke" in out, "failing command reported")
 check("W console: energy totals reset to 0" in out, "the console kept going after it")
+
+# --- backup and restore: one long line each way, secrets out, this device's kept ---
+raw_b = {"wifi": {"ssid": "HomeNet", "password": "pw-HomeNet-1"}, "chargehq": {"api_key": KEY},
+         "device": {"admin_password": "admin-pw-123"},
+         "source": {"type": "atm90e32", "line_hz": 50, "ct_model": "SCT-013-000", "channels": [
+             {"chip": 0, "phase": "A", "role": "grid", "igain": 25498, "invert": True, "label": "mains, left cable"},
+             {"chip": 0, "phase": "C", "role": "solar", "igain": 25498, "label": "inverter output"}]}}
+app, con, out = run(b"backup\r", raw_b)
+line = [x for x in out.split("\n") if x.startswith("{")][0]
+back = json.loads(line)
+check(KEY not in out and "pw-HomeNet-1" not in out and "admin-pw-123" not in out, "no secret in a backup")
+eq(back["source"]["channels"][0]["label"], "mains, left cable", "the whole config")
+back["validation"] = {"tolerance_w": 250}
+text = json.dumps(back)
+check(len(text) > 160, "a backup is longer than an ordinary console line (%d)" % len(text))
+app, con, out = run(b"restore " + text.encode() + b"\r", raw_b)
+check("restored; reboot to apply" in out, out[-300:])
+saved = json.load(open(config.PATH))
+eq(saved["validation"], {"tolerance_w": 250}, "the restored change")
+eq((saved["chargehq"]["api_key"], saved["wifi"]["password"], saved["device"]["admin_password"]),
+   (KEY, "pw-HomeNet-1", "admin-pw-123"), "this device's secrets kept")
+eq(saved["source"]["channels"][1]["label"], "inverter output", "nothing cut off")
+app, con, out = run(b'restore {"chargehq": {"push_interval_s": 5}}\r', raw_b)
+check("not restored: chargehq.push_interval_s: must be at least 30 (got 5)" in out, out[-300:])
 
 # --- set-up mode (no config, no App): the settings commands provision the device ---
 import os

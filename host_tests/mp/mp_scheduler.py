@@ -85,4 +85,49 @@ for k in ("production_kw", "imported_kwh", "today_imported_kwh", "last_push", "n
           "free_heap", "uptime_s", "validation", "meter_ok"):
     check(k in st, "status has " + k)
 check("KEY-123456789" not in json.dumps(st), "no key in status")
+
+# a push that carried `error` is an error report, not an ok push (the pages said "ok, HTTP 200")
+sent = []
+due = [0]
+
+
+async def send(body):
+    sent.append(body)
+    app.pusher.last_status, app.pusher.last_result = 200, "HTTP 200"
+    app.pusher.ok_count += 1
+    due[0] = 60000  # the next one only when the test says
+    return True
+
+app.pusher.send = send
+app.pusher.due_in_ms = lambda: due[0]
+app.pusher.floor_in_ms = lambda: 0
+app.wifi = None
+app._source_failed("modbus: no reply from slave 1")
+
+
+async def two_pushes():
+    t = asyncio.create_task(app.push_loop())
+    while len(sent) < 1:
+        await asyncio.sleep_ms(1)
+    await asyncio.sleep_ms(20)
+    st1 = app.status()
+    s.grid_w = 1500  # the meter is back
+    app._accept(s)
+    due[0] = 0
+    app.push_now.set()
+    while len(sent) < 2:
+        await asyncio.sleep_ms(1)
+    await asyncio.sleep_ms(20)
+    t.cancel()
+    return st1, app.status()
+
+st1, st2 = asyncio.run(two_pushes())
+check('"error"' in sent[0], sent[0])
+eq((st1["pushes_ok"], st1["pushes_error"]), (0, 1), "an error push counted as an error report")
+check("sent as an error report (modbus: no reply from slave 1): no data" in st1["last_push_result"],
+      st1["last_push_result"])
+check("siteMeters" in sent[1], sent[1])
+eq((st2["pushes_ok"], st2["pushes_error"]), (1, 1), "then a push with data")
+eq(st2["last_push_result"], "HTTP 200", "and the result is plain again")
+eq(st2["warnings"], [], "config errors and warnings listed (none here)")
 done()

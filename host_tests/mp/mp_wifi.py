@@ -382,6 +382,40 @@ def t_names_and_passwords():
     mptest.check(has(log, "8..63"), "and says why")
 
 
+async def t_first_setup_open_then_password():
+    """Never set up: the set-up network is open (a phone alone can set up) for open_setup_s, then
+    it needs the password; set up, its password is the admin password."""
+    log = ListLog()
+    said = []
+    s = setup_mode.SetupAP(cfg_with(), log, http=False, dns=False, say=said.append, open_for_s=1800)
+    await s.open()
+    ap = network.WLAN(network.AP_IF)
+    mptest.check(s.is_open and ap.config("security") == network.AUTH_OPEN, "first set-up: an open network")
+    mptest.check(has(log, "without a password for 30 min"), "and the log says so: %r" % log.lines)
+    mptest.eq(said, [], "no password to print")
+    await s.close()
+    s.open_until = time.ticks_add(time.ticks_ms(), 300)
+    await asyncio.sleep_ms(400)
+    mptest.eq(s.open_window_s(), 0, "the window is over")
+    await s.open()
+    mptest.check(not s.is_open and ap.config("security") == network.AUTH_WPA2_PSK, "then WPA2")
+    mptest.eq(said, ['set-up network "ChargeHQ-Meter-123456": WPA2 password ' + s.password], "on the console")
+    await s.close()
+    raw = {"portal": {"dns_port": DNS_PORT}, "source": {"type": "simulated"}, "chargehq": {"api_key": "k"},
+           "wifi": {"ssid": "HomeNet"}, "device": {"admin_password": "owner-pass-9"}}
+    said = []
+    s = setup_mode.SetupAP(config.validate(raw), log, http=False, dns=False, say=said.append)
+    await s.open()
+    mptest.check(not s.is_open and ap.config("key") == "owner-pass-9", "set up: the admin password is the key")
+    mptest.check(said and "admin password" in said[0] and "owner-pass-9" not in said[0], "named, not printed")
+    await s.close()
+    raw["portal"]["ap_password"] = "own-ap-pass-1"
+    s = setup_mode.SetupAP(config.validate(raw), log, http=False, dns=False, say=said.append)
+    await s.open()
+    mptest.eq(ap.config("key"), "own-ap-pass-1", "portal.ap_password wins when set")
+    await s.close()
+
+
 async def main():
     stations(0)  # a clean radio whatever an earlier run left in the state folder
     mode("ok")
@@ -394,6 +428,7 @@ async def main():
     await t_wrong_password_and_phone_on_ap()
     await t_setup_dns()
     await t_http_task_and_errors()
+    await t_first_setup_open_then_password()
 
 
 asyncio.run(main())
