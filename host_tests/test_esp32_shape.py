@@ -42,6 +42,7 @@ def test_whole_firmware_normal_mode_in_the_esp32_heap(tmp_path, frozen32):
                           "--http-port", str(port)],
                          {"device": {"report_s": 10}}, serial=True)
     answers = []
+    ran = None
     try:
         dev.start("power")
         for _ in range(100):  # the status page is up within seconds of the boot
@@ -58,10 +59,14 @@ def test_whole_firmware_normal_mode_in_the_esp32_heap(tmp_path, frozen32):
                 typed = True
             time.sleep(2)
         alive = dev.alive()
+        ran = len(dev.lines)
     finally:
+        # (judged on what it printed while running: the unix port raises Ctrl-C's KeyboardInterrupt
+        # from the signal handler, and one landing inside a collection leaves the heap locked,
+        # a 'MemoryError: heap is locked' at the stop that no ESP32 has)
         dev.stop()
         srv.shutdown()
-    out = "\n".join(line for _, line in dev.lines)
+    out = "\n".join(line for _, line in dev.lines[:ran])
     pushes = [json.loads(line) for line in (tmp_path / "chq" / "pushes.jsonl").read_text().splitlines()]
     assert alive, "the device stopped:\n" + out[-3000:]
     assert "MemoryError" not in out, out[-4000:]

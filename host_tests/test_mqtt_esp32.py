@@ -35,6 +35,7 @@ def test_all_outputs_in_the_esp32_heap(tmp_path):
                           "--http-port", str(port), "--dns-port", str(free_port(socket.SOCK_DGRAM))],
                          {"device": {"report_s": 10}, "mqtt": {"interval_s": 5}, "openevse": {"interval_s": 10}})
     api = []
+    ran = None
     try:
         dev.start("power")
         t_end = time.time() + 75
@@ -46,13 +47,17 @@ def test_all_outputs_in_the_esp32_heap(tmp_path):
                 api.append(type(e).__name__)
             time.sleep(3)
         alive = dev.alive()
+        ran = len(dev.lines)
     finally:
+        # (judged on what it printed while running: the unix port raises Ctrl-C's KeyboardInterrupt
+        # from the signal handler, and one landing inside a collection leaves the heap locked,
+        # a 'MemoryError: heap is locked' at the stop that no ESP32 has)
         dev.stop()
         srv.shutdown()
         oe.shutdown()
         w.stop()
         broker.stop()
-    out = "\n".join(line for _, line in dev.lines)
+    out = "\n".join(line for _, line in dev.lines[:ran])
     assert alive, "the device stopped:\n" + out[-3000:]
     assert "MemoryError" not in out and "out of memory" not in out, out[-4000:]
     pushes = [json.loads(x) for x in (tmp_path / "chq" / "pushes.jsonl").read_text().splitlines()]
