@@ -20,7 +20,7 @@ sys.path[:0] = [str(ROOT / "host_tests" / "cpython"), str(ROOT / "firmware")]
 time.ticks_ms = lambda: int(time.monotonic() * 1000)
 time.ticks_diff = lambda a, b: a - b
 
-from app.site import Site  # noqa: E402  (the same simulated meter as the firmware's)
+from app.core.site import Site  # noqa: E402  (the same simulated meter as the firmware's)
 from app.sources.simulated import SimulatedSource  # noqa: E402
 
 

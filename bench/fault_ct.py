@@ -10,8 +10,8 @@ import random
 import asyncio
 import machine
 from atm90e32_model import split_board_model
-from app.log import Log
-from app.site import Site
+from app.core.log import Log
+from app.core.site import Site
 from app.sources import SourceError, make_source
 
 count, seed = int(sys.argv[1]), int(sys.argv[2])

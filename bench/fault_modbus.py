@@ -8,8 +8,8 @@
 import sys
 import random
 import asyncio
-from app.log import Log
-from app.site import Site
+from app.core.log import Log
+from app.core.site import Site
 from app.sources import SourceError, make_source
 
 fault_file, count, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -7,9 +7,9 @@
 import sys
 import asyncio
 import random
-from app import config
-from app.log import Log
-from app.scheduler import App
+from app.core import config
+from app.core.log import Log
+from app.outputs.chargehq import ChargeHQApp as App
 
 endpoint, ca, wrong_ca, mode_file = sys.argv[1:5]
 count, seed = int(sys.argv[5]), int(sys.argv[6])

@@ -8,10 +8,10 @@
 import sys
 import json
 import random
-from app import config
-from app.log import Log
-from app.scheduler import App
-from app.persist import Store
+from app.core import config
+from app.core.log import Log
+from app.outputs.chargehq import ChargeHQApp as App
+from app.core.persist import Store
 from mptest import MemRTC  # host_tests/mp is on the fault suite's path
 
 count, seed = int(sys.argv[1]), int(sys.argv[2])

@@ -7,8 +7,8 @@ import sys
 import gc
 import asyncio
 import json
-from app.log import Log
-from app.site import Site
+from app.core.log import Log
+from app.core.site import Site
 from app.sources import make_source
 
 source = json.loads(sys.argv[1])

@@ -15,9 +15,9 @@ gc.collect()
 _stubs = gc.mem_alloc()
 import asyncio
 import json
-from app import config
-from app.log import Log
-from app.scheduler import App
+from app.core import config
+from app.core.log import Log
+from app.outputs.chargehq import ChargeHQApp as App
 
 endpoint, ca_file, cycles, push_every = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 source = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {"type": "simulated", "speed": 60}
@@ -36,7 +36,7 @@ if cfg.errors or cfg.problem:
 log = Log(echo=False)
 store = None
 try:
-    from app.persist import Store
+    from app.core.persist import Store
     store = Store(log)
 except ImportError:
     pass

@@ -9,9 +9,9 @@ import json
 import asyncio
 import machine
 from atm90e32_model import split_board_model
-from app.energy import Energy
-from app.log import Log
-from app.site import Site
+from app.core.energy import Energy
+from app.core.log import Log
+from app.core.site import Site
 from app.sources import make_source
 
 seconds = int(sys.argv[1])

@@ -3,11 +3,11 @@
 # /api/history. Prints one "STATUS-HEAP name=bytes ..." line.
 import gc
 import sys
-from app.site import Site
-from app import validate  # noqa: F401  (loaded on a running meter already)
+from app.core.site import Site
+from app.core import validate  # noqa: F401  (loaded on a running meter already)
 gc.collect()
 base = gc.mem_alloc()
-from app.history import History, POINTS, STEP_MS  # noqa: E402
+from app.core.history import History, POINTS, STEP_MS  # noqa: E402
 gc.collect()
 mod_hist = gc.mem_alloc() - base
 a0 = gc.mem_alloc()
@@ -18,10 +18,12 @@ s = Site()
 for k in range(POINTS + 3):  # a full day of 5-minute points
     s.grid_w, s.solar_w, s.battery_w = 1500 - k * 10, k * 20, -300 + k
     h.add(s, k * STEP_MS)
-from app import portal, clock, localtime  # noqa: E402,F401  (loaded on a running meter already)
+from app.web import portal
+from app.core import clock
+from app.core import localtime  # noqa: E402,F401  (loaded on a running meter already)
 gc.collect()
 a0 = gc.mem_alloc()
-from app import statusview as v  # noqa: E402
+from app.web import statusview as v  # noqa: E402
 gc.collect()
 mod_view = gc.mem_alloc() - a0
 st = {"meter_ok": True, "source": "atm90e32", "reading_age_s": 1, "meter_error": None, "config_errors": [],

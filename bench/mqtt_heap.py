@@ -23,7 +23,7 @@ async def main():
     import https_post  # mqtt_client's DNS cache (shared with the Charge HQ push when both run)
     f1 = free()
     row("import_mqtt_client_and_https_post", f0 - f1)
-    from app import ha_discovery
+    from app.outputs.services import ha_discovery
     f2 = free()
     row("import_ha_discovery", f1 - f2)
     c = mqtt_client.Client("bench-240ac4123456", "127.0.0.1", port, keepalive_s=60,

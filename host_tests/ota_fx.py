@@ -27,9 +27,9 @@ def otaboot_const(name):
 
 
 def ota_const(name):
-    """A constant of firmware/app/ota.py."""
+    """A constant of firmware/app/system/ota.py."""
     import re
-    src = (ROOT / "firmware" / "app" / "ota.py").read_text()
+    src = (ROOT / "firmware" / "app" / "system" / "ota.py").read_text()
     return int(re.search(r"^%s = const\((\d+)\)" % name, src, re.M).group(1))
 
 

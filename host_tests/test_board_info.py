@@ -8,7 +8,7 @@ from mp import ROOT
 
 
 def _boards_fn():
-    src = (ROOT / "firmware" / "app" / "webforms.py").read_text()
+    src = (ROOT / "firmware" / "app" / "web" / "webforms.py").read_text()
     ns = {}
     exec(src[src.index("def _boards():"):src.index("_KINDS = {")], ns)  # the function alone (no imports)
     return ns["_boards"]

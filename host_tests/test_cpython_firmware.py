@@ -8,9 +8,11 @@ from mp import ROOT
 sys.path[:0] = [str(ROOT / "host_tests" / "cpython"), str(ROOT / "firmware"), str(ROOT / "lib"),
                 str(ROOT / "tools")]
 
-from app import config, payload, validate  # noqa: E402
-from app.energy import Energy  # noqa: E402
-from app.site import Site  # noqa: E402
+from app.core import config
+from app.outputs import payload
+from app.core import validate  # noqa: E402
+from app.core.energy import Energy  # noqa: E402
+from app.core.site import Site  # noqa: E402
 import fake_chargehq  # noqa: E402
 import https_post  # noqa: E402
 

@@ -261,7 +261,7 @@ def test_cpython_decodes_the_notes_alike():
         if p not in sys.path:
             sys.path.insert(0, p)
     modbus = importlib.import_module("app.sources.modbus")
-    Site = importlib.import_module("app.site").Site
+    Site = importlib.import_module("app.core.site").Site
 
     class Log:
         def __init__(self):

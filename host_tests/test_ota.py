@@ -112,7 +112,7 @@ def test_pull_over_https_with_its_own_ca(tmp_path, chq):
     ota.write_release(rel / "tampered", ota.build_files(build), "4.0.2-tampered")
     (rel / "tampered" / "app" / "payload.mpy").write_bytes(b"\x00" * len((rel / "tampered" / "app" / "payload.mpy").read_bytes()))
     srv, base, rs_ca, hits = release_server.serve(str(rel), str(tmp_path / "rs"),
-                                                  faults={"short/app/scheduler.mpy": "short"})
+                                                  faults={"short/app/core/scheduler.mpy": "short"})
     m = ota_fx.Meter(tmp_path / "dev", url, ca)
     try:
         m.start()

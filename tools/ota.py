@@ -37,7 +37,7 @@ class OtaFailed(Exception):
 
 
 def version_string():
-    src = (ROOT / "firmware" / "app" / "version.py").read_text()
+    src = (ROOT / "firmware" / "app" / "core" / "version.py").read_text()
     v = re.search(r'VERSION = "([^"]+)"', src).group(1)
     try:
         g = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],

@@ -4,8 +4,9 @@
 import asyncio
 import time
 import machine
-from app import clock, config
-from app.log import Log
+from app.core import clock
+from app.core import config
+from app.core.log import Log, hide
 
 _FATAL_PAUSE_S = 10
 _OPEN_GRACE_MS = 120000  # the open first set-up network stays while a phone used it this recently
@@ -20,8 +21,8 @@ def reset_cause_text():
 
 async def _main(app, log):
     cfg = app.cfg
-    from app import setup_mode
-    from app.wifi_supervisor import Supervisor
+    from app.web import setup_mode
+    from app.system.wifi_supervisor import Supervisor
     # The set-up network opens when the home network stays away; its web side is the set-up
     # portal unless a web server (the status page) already listens on every interface.
     setup = setup_mode.SetupAP(cfg, log, http=lambda: not getattr(app, "web_running", False), app=app)
@@ -38,19 +39,19 @@ async def _main(app, log):
 
 def _services(app, log):
     """More coroutines beside sampling and pushing (console, status page): one line each."""
-    from app.ota_health import watch  # a version on trial confirms itself (over-the-air update)
-    from app import outputs
+    from app.system.ota_health import watch  # a version on trial confirms itself (over-the-air update)
+    from app.outputs import services as outputs
     out = [watch(app, log)] + outputs.services(app, log)  # MQTT, OpenEVSE (Charge HQ: App.push_loop)
     if app.cfg.get("console", "enabled"):
-        from app.console import serve
+        from app.console.shell import serve
         out.append(serve(app))
-    from app import led
+    from app.system import led
     lamp = led.make(app.board, app.cfg, log)
     if lamp is not None:
         out.append(lamp.run(lambda: led.app_state(app)))
     if app.cfg.get("portal", "status_page"):  # LAN status page + /api/status (imports Microdot)
         try:
-            from app.statuspage import status_service
+            from app.web.portal import status_service
             out.append(status_service(app, log))
             app.web_running = True  # it will listen on every interface: see status_service
         except (ImportError, MemoryError) as e:  # the meter and the pushes go on without it
@@ -61,7 +62,7 @@ def _services(app, log):
 
 async def _needs_setup(log, cfg):
     log.error("needs set-up: %s" % cfg.problem)
-    from app import setup_mode
+    from app.web import setup_mode
     # Never set up (no admin password, no set-up password chosen): the set-up network is open
     # for portal.open_setup_s after the start, so a phone alone can set the meter up; then, or
     # once set up, it has a password. A power cycle (someone at the meter) opens it again.
@@ -86,7 +87,8 @@ async def _needs_setup(log, cfg):
 
 
 def _setup_led(cfg, log):
-    from app import boards, led
+    from app.core import boards
+    from app.system import led
     try:
         board = boards.load(cfg.get("device", "board"))
     except ValueError:
@@ -107,7 +109,7 @@ async def _console_on_key(cfg, log):
     while not poller.poll(0):
         await asyncio.sleep_ms(100)
     poller = None
-    from app.console import serve_setup
+    from app.console.shell import serve_setup
     await serve_setup(cfg, log)
 
 
@@ -115,7 +117,7 @@ def run():
     log = Log()
     log.info("boot: %s" % reset_cause_text())
     cfg = config.load(log=log)
-    config.hide(log, config.secret_values(cfg.data))  # set-up mode too: a Wi-Fi password already set
+    hide(log, config.secret_values(cfg.data))  # set-up mode too: a Wi-Fi password already set
     for e in cfg.errors + cfg.warnings:
         log.warn("config: " + e)
     if cfg.needs_setup:
@@ -124,8 +126,8 @@ def run():
         except KeyboardInterrupt:
             log.info("stopped")
         return
-    from app.scheduler import App
-    from app import boards
+    from app.outputs.chargehq import ChargeHQApp as App  # the core's App with the Charge HQ push
+    from app.core import boards
     board = None
     try:
         board = boards.load(cfg.get("device", "board"))
@@ -133,7 +135,7 @@ def run():
         log.error(str(e))
     store = None
     try:
-        from app.persist import Store
+        from app.core.persist import Store
         store = Store(log)
     except ImportError:
         pass

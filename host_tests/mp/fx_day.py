@@ -3,8 +3,9 @@
 # reading per 5 minutes, through App.history.add as the sampling loop does).
 import time
 import ntptime
-from app import clock, localtime
-from app.site import Site
+from app.core import clock
+from app.core import localtime
+from app.core.site import Site
 from app.sources.simulated import SimulatedSource
 
 

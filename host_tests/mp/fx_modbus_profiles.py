@@ -11,7 +11,7 @@ import json
 import asyncio
 import mptest
 from mptest import eq, check, ListLog
-from app.site import Site
+from app.core.site import Site
 from app.sources import SourceError
 from app.sources.modbus import ModbusSource, check_config
 

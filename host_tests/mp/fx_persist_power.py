@@ -11,10 +11,11 @@ import sys
 import time
 import _espsim
 import machine
-from app import clock, config
-from app.energy import Energy
-from app.pusher import Pusher
-from app.persist import Store
+from app.core import clock
+from app.core import config
+from app.core.energy import Energy
+from app.outputs.pusher import Pusher
+from app.core.persist import Store
 
 STEP_UWH = 1000003  # a bit over 1 Wh per poll, so the remainders matter too
 every_ms, reset_after, kind = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]

@@ -8,7 +8,8 @@ import asyncio
 import gc
 import sys
 import network
-from app import config, portal
+from app.core import config
+from app.web import portal
 
 gc.collect()
 BASE = gc.mem_alloc()
@@ -67,7 +68,7 @@ async def main():
     else:
         if cfg.needs_setup:
             raise SystemExit("status mode must start provisioned: %s" % cfg.problem)
-        from app.scheduler import App
+        from app.outputs.chargehq import ChargeHQApp as App
         app = App(cfg, log)
         app.reset_cause = "power-on"
         app.wifi = network.WLAN(network.STA_IF)
@@ -78,7 +79,7 @@ async def main():
             fx_day.fill(app, log)
         if "ap" in sys.argv:  # the set-up network up too (a fallback while the app runs)
             network.WLAN(network.AP_IF).active(True)
-            from app.setup_mode import SetupAP
+            from app.web.setup_mode import SetupAP
 
             class Sup:  # app.wifi_supervisor.Supervisor, as far as the pages look
                 def status(self):

@@ -2,7 +2,7 @@
 # measured while serving does not include it).
 import sys
 from mptest import check, eq
-from app import config
+from app.core import config
 
 
 def run(mode, saved, lines):

@@ -1,9 +1,9 @@
 # The settings form -> config under MicroPython, for every source (run by test_portal.py in a
 # folder holding the repo's boards/ and profiles/, as a board's filesystem does).
 from mptest import check, eq, done
-from app import config
-from app.setupsave import apply
-from app.webforms import fields, lookup
+from app.core import config
+from app.web.setupsave import apply
+from app.web.webforms import fields, lookup
 
 BASE = {"ssid": "HomeNet", "password": "pw-12345678", "api_key": "chq-KEY-0123456789",
         "push_interval_s": "60", "admin_password": "admin-pass-1", "board": "", "line_hz": "50",
@@ -147,7 +147,7 @@ check("secret-pw" not in str(f6), "the MQTT password is never put in the form")
 d7, errs7, _ = apply(base, dict(out_form, chargehq_on="1"))
 check(any("turn Charge HQ off" in e for e in errs7), errs7)
 import asyncio
-from app import setupsave
+from app.web import setupsave
 
 
 class Web:  # what app.portal's server carries for the handlers

@@ -1,10 +1,11 @@
 # Calibration (app.calibrate) on the chip model, under MicroPython: gains from a reference,
 # offsets at zero input, 16-bit clamping, read-back, storing into the config.
 import asyncio
-from app import calibrate, config
-from app.calibrate import CalibrationError
+from app.sources import calibrate
+from app.core import config
+from app.sources.calibrate import CalibrationError
 from app.sources import ct
-from app import boards
+from app.core import boards
 from atm_rig import rig
 from mptest import check, eq, near, raises, done
 
@@ -107,8 +108,8 @@ async def main():
     data["chargehq"]["api_key"] = "k"
     data["source"] = {"type": "atm90e32", "channels": [{"chip": 0, "phase": "A", "role": "grid"}]}
     for res in (r, r2, r5, r6):
-        calibrate.store(data, 0, "A", res)
-    calibrate.store(data, 0, "C", r3)
+        calibrate.store(data, 0, "A", res, config.save)
+    calibrate.store(data, 0, "C", r3, config.save)
     cfg = config.load()
     eq(cfg.errors, [], "stored config validates")
     ch = cfg.data["source"]["channels"]
@@ -120,7 +121,7 @@ async def main():
     st = ct.chip_settings(cfg.data["source"], split, 0)
     eq((st["ugain"][0], st["igain"][0], st["ioffset"][0]), (r["value"], r2["value"], r5["value"]),
        "the CT source uses the stored values")
-    raises(CalibrationError, calibrate.store, {"source": {"type": "simulated"}}, 0, "A", r)
+    raises(CalibrationError, calibrate.store, {"source": {"type": "simulated"}}, 0, "A", r, config.save)
 
 
 asyncio.run(main())

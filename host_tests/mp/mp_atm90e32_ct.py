@@ -5,8 +5,8 @@ import asyncio
 import gc
 import time
 import machine
-from app import boards
-from app.site import Site
+from app.core import boards
+from app.core.site import Site
 from app.sources import SourceError
 from app.sources import ct
 from atm90e32_model import ATM90E32Model, split_board_model
@@ -45,7 +45,7 @@ for bad, key in (({"line_hz": 55}, "source.line_hz"), ({"channels": []}, "source
     src.update(bad)
     errs = errors(src)
     check(any(e.startswith(key + ":") for e in errs), "%r -> %r" % (bad, errs))
-from app import config
+from app.core import config
 cfg = config.validate({"wifi": {"ssid": "x"}, "chargehq": {"api_key": "k"}, "source": good})
 eq(cfg.problem, None, "config.validate accepts the CT source")
 cfg = config.validate({"wifi": {"ssid": "x"}, "chargehq": {"api_key": "k"},

@@ -1,7 +1,7 @@
 # Config: load never raises; bad values name the key and the reason; atomic save.
 import json
 import os
-from app import config
+from app.core import config
 from mptest import check, eq, done
 
 

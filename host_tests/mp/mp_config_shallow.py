@@ -3,7 +3,7 @@
 # (deep, the default) still compiles it and names what is wrong.
 import os
 import sys
-from app import config
+from app.core import config
 from mptest import check, eq, done
 
 os.mkdir("profiles")

@@ -4,11 +4,12 @@
 # total, a failing command, the log redraw while typing, and end of input.
 import asyncio
 import json
-from app import config
-from app.console import Console, secret_from, spans, words
-from app.console_set import parse_value
-from app.log import Log
-from app.scheduler import App
+from app.core import config
+from app.console.shell import Console
+from app.console.words import secret_from, spans, words
+from app.console.settings import parse_value
+from app.core.log import Log
+from app.outputs.chargehq import ChargeHQApp as App
 from mptest import check, eq, raises, done
 
 KEY = "console-KEY-0123456789-WXYZ"

@@ -4,10 +4,10 @@
 # bad input gets a clear message (wrong phase, chip, number, source).
 import asyncio
 import json
-from app import config
-from app.console import Console
-from app.log import Log
-from app.scheduler import App
+from app.core import config
+from app.console.shell import Console
+from app.core.log import Log
+from app.outputs.chargehq import ChargeHQApp as App
 from atm_rig import rig
 from mptest import check, eq, near, done
 

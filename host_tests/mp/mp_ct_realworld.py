@@ -6,8 +6,9 @@ import asyncio
 import sys
 import machine
 import atm90e32
-from app import boards, calibrate
-from app.site import Site
+from app.core import boards
+from app.sources import calibrate
+from app.core.site import Site
 from app.sources import ct
 from atm90e32_model import ATM90E32Model, split_board_model, day_profile
 from atm_rig import rig
@@ -67,7 +68,7 @@ async def point1(site):
     near(det[0]["v"], 240.0, 2.4, "Urms reads the mains (240 V)")
     eq(site.notes, None, "no note: the voltage fits the mains setting")
     # the console's status names the mains voltage (and asks for it when it is not set)
-    from app import console_cmds
+    from app.console import cmds as console_cmds
 
     class Con:
         def __init__(self, source_cfg):

@@ -1,8 +1,8 @@
 # The 24 h history (app.history) under MicroPython: 5-minute averages, gaps, wrap-around after a
 # day, clamping, the RAM it takes and no allocation per reading.
 import gc
-from app.history import History, POINTS, STEP_MS, NONE
-from app.site import Site
+from app.core.history import History, POINTS, STEP_MS, NONE
+from app.core.site import Site
 from mptest import check, eq, done
 
 gc.collect()
@@ -66,7 +66,7 @@ eq(a1 - a0, 0, "bytes allocated by 2000 readings")
 
 # --- across a clean restart: saved with the wall clock, put back moved by the restart's time ---
 import os
-from app import historyfile
+from app.core import historyfile
 h3 = History()
 for k in range(100):
     s.grid_w = k * 100

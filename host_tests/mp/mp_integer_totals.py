@@ -4,9 +4,9 @@
 # many polls, with import and export, for the simulated source and the CT source on a chip model.
 import asyncio
 import machine
-from app import boards
-from app.energy import Energy
-from app.site import Site
+from app.core import boards
+from app.core.energy import Energy
+from app.core.site import Site
 from app.sources import ct, simulated
 from atm90e32_model import ATM90E32Model
 from mptest import check, eq, done, ListLog

@@ -3,7 +3,8 @@
 import asyncio
 import time
 from machine import Pin
-from app import config, led
+from app.core import config
+from app.system import led
 from mptest import ListLog, check, eq, done
 
 cfg = config.validate({"wifi": {"ssid": "x"}, "chargehq": {"api_key": "k"}, "source": {"type": "simulated"}})

@@ -3,10 +3,14 @@
 # 4 October 2:00 AEST, per the NSW Government's daylight saving page), and the daily totals
 # rolling over at local midnight through app.persist across the April change.
 import time
-from app import clock, config, localtime, persist, tzrules
-from app.energy import Energy
-from app.pusher import Pusher
-from app.persist import Store
+from app.core import clock
+from app.core import config
+from app.core import localtime
+from app.core import persist
+from app.core import tzrules
+from app.core.energy import Energy
+from app.outputs.pusher import Pusher
+from app.core.persist import Store
 from mptest import ListLog, check, eq, done
 
 D = 86400

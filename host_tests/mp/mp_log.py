@@ -2,7 +2,7 @@
 # also where they wrap round the end of the buffer; the oldest go first when it is full; a long
 # line is cut at 255 bytes on a character boundary; secrets are masked before they are stored.
 import gc
-from app.log import Log
+from app.core.log import Log
 from mptest import check, eq, done
 
 log = Log(size=200, echo=False)

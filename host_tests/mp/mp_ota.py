@@ -12,7 +12,7 @@ import os
 import sys
 import _espsim
 import otaboot
-from app import ota
+from app.system import ota
 from mptest import ListLog, check, eq, raises, done
 
 
@@ -139,9 +139,10 @@ eq(ota.status()["previous"], "2.0.0", "status: previous = the version rolled bac
 check(sys.path[0] != "ota/a", "slot a no longer on the path")
 
 # app.persist keeps the counter: a record + counter in RTC memory, Store writes both back
-from app import persist, config
-from app.energy import Energy
-from app.pusher import Pusher
+from app.core import persist
+from app.core import config
+from app.core.energy import Energy
+from app.outputs.pusher import Pusher
 
 
 class FakeApp:

@@ -2,8 +2,10 @@
 # missing, the form's outputs part (app.setupoutputs), the discovery payload (app.ha_discovery),
 # the OpenEVSE URL, and App.values() taking the push's reading, check and flash totals.
 import json
-from app import config, ha_discovery, setupoutputs
-from app.out_openevse import status_url
+from app.core import config
+from app.outputs import ha_discovery
+from app.web import setupoutputs
+from app.outputs.openevse import status_url
 from mptest import check, eq, done
 
 BASE = {"wifi": {"ssid": "HomeNet"}, "source": {"type": "simulated"}}
@@ -71,8 +73,8 @@ eq(status_url("http://oe.local"), "http://oe.local/status", "OpenEVSE url")
 eq(status_url("http://oe.local/status/"), "http://oe.local/status", "OpenEVSE url with /status")
 
 # App.values(): stale and non-numeric readings reach no output; totals are the flash ones
-from app.scheduler import App
-from app import clock
+from app.outputs.chargehq import ChargeHQApp as App
+from app.core import clock
 from mptest import ListLog
 app = App(cfg(chargehq={"api_key": "k"}), ListLog())
 vals, v = app.values()

@@ -1,9 +1,10 @@
 # Payload, validation and the integer energy store, under MicroPython.
 import json
 import gc
-from app import payload, validate
-from app.energy import Energy
-from app.site import Site
+from app.outputs import payload
+from app.core import validate
+from app.core.energy import Energy
+from app.core.site import Site
 from mptest import check, eq, done
 
 # kilo(): exact 3 decimals from integers, signs right

@@ -7,11 +7,12 @@ import os
 import time
 import _espsim
 import machine
-from app import clock, config
-from app import persist
-from app.energy import Energy
-from app.pusher import Pusher
-from app.persist import Store, FileOps, SIZE
+from app.core import clock
+from app.core import config
+from app.core import persist
+from app.core.energy import Energy
+from app.outputs.pusher import Pusher
+from app.core.persist import Store, FileOps, SIZE
 from mptest import ListLog, check, eq, done
 
 now = [0]
@@ -317,7 +318,7 @@ eq(app.energy.today_wh(0), 0, "a new day starts at zero (the Wh of that poll wen
 check(app.energy.wh[0] > 120000, "lifetime untouched by the roll")
 
 # the status snapshot (console, status page) shows lifetime and daily totals and the store
-from app.scheduler import App
+from app.outputs.chargehq import ChargeHQApp as App
 _espsim.RESET_CAUSE = "soft"
 now[0] = 0
 full = App(cfg, ListLog(), None, None)

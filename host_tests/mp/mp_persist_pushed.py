@@ -1,9 +1,9 @@
 # The kWh totals pushed to Charge HQ never go back, even across a power cut: what is pushed is
 # what flash holds (RTC memory is lost on power-on, flash lags by up to energy.checkpoint_s).
 from mptest import check, eq, done, ListLog, MemRTC
-from app import config
-from app.scheduler import App
-from app.persist import Store
+from app.core import config
+from app.outputs.chargehq import ChargeHQApp as App
+from app.core.persist import Store
 
 
 cfg = config.validate({"wifi": {"ssid": "x"}, "chargehq": {"api_key": "pushed-key-0123456789"},

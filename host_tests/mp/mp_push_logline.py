@@ -3,10 +3,11 @@
 # with the request replaced, so the line checked is the one the device writes.
 import asyncio
 import json
-from app import clock, config
-from app.persist import Store
-from app.scheduler import App
-from app.site import Site
+from app.core import clock
+from app.core import config
+from app.core.persist import Store
+from app.outputs.chargehq import ChargeHQApp as App
+from app.core.site import Site
 from mptest import ListLog, MemRTC, check, eq, done
 
 now = [1000]

@@ -3,8 +3,9 @@
 import asyncio
 import time
 import https_post
-from app import clock, config
-from app.pusher import Pusher
+from app.core import clock
+from app.core import config
+from app.outputs.pusher import Pusher
 from mptest import ListLog, check, eq, done
 
 

@@ -5,8 +5,10 @@
 import asyncio
 import os
 import https_post
-from app import clock, config, retire
-from app.pusher import Pusher
+from app.core import clock
+from app.core import config
+from app.outputs import retire
+from app.outputs.pusher import Pusher
 from mptest import ListLog, check, eq, done
 
 now_ms = [0]
@@ -51,7 +53,7 @@ def push(p, result, advance_s):
     return asyncio.run(p.send('{"apiKey":"k"}'))
 
 
-from app import pusher
+from app.outputs import pusher
 eq(pusher._GONE_FILE, retire.FILE, "the pusher looks for app.retire's file")
 eq(retire.gone_reason(404, "HTTP 404"), "HTTP 404", "404")
 eq(retire.gone_reason(410, "HTTP 410"), "HTTP 410", "410")
@@ -68,7 +70,7 @@ p = Pusher(cfg, log)
 nx = https_post.HttpError("DNS lookup of api.chargehq.net failed ([addrinfo error -2])")
 push(p, 200, 0)
 push(p, 503, 60)
-check(p.retire is None, "app.retire is not loaded for a failure that is not 'gone'")
+check(p.retire is None, "app.outputs.retire is not loaded for a failure that is not 'gone'")
 push(p, 200, 60)
 # gone answers for most of a day, with a network outage and a 503 in between: backoff as usual
 t0 = wall[0] + 60

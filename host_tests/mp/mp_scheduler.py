@@ -3,9 +3,10 @@
 import asyncio
 import json
 import ntptime
-from app import clock, config
-from app.scheduler import App
-from app.site import Site
+from app.core import clock
+from app.core import config
+from app.outputs.chargehq import ChargeHQApp as App
+from app.core.site import Site
 from mptest import ListLog, check, eq, done
 
 

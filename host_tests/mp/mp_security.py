@@ -3,11 +3,11 @@
 import asyncio
 import json
 import https_post
-from app import config
-from app.config import scrub, mask
-from app.log import Log
-from app.pusher import Pusher
-from app.scheduler import App
+from app.core import config
+from app.core.log import scrub, mask
+from app.core.log import Log
+from app.outputs.pusher import Pusher
+from app.outputs.chargehq import ChargeHQApp as App
 from mptest import check, eq, done
 
 KEY = "chq-SECRET-KEY-0123456789abcdef"
@@ -83,7 +83,7 @@ check("allow_http" in p.last_result, p.last_result)
 eq(len(answers), 1, "no request went out")
 
 # --- finding 3 through the console: `set portal.ap_password ...` wrote it to the log in clear
-from app.console import Console
+from app.console.shell import Console
 
 
 class Out:

@@ -3,9 +3,11 @@
 # (what the status page, /api/status and the other outputs read).
 import json
 import sys
-from app import clock, config, validate
-from app.scheduler import App
-from app.site import Site
+from app.core import clock
+from app.core import config
+from app.core import validate
+from app.outputs.chargehq import ChargeHQApp as App
+from app.core.site import Site
 from mptest import ListLog, check, eq, done
 
 now = [1000]

@@ -4,7 +4,12 @@
 # set-up password, the network counted as not known yet).
 import gc
 import os
-from app import config, setup_mode, wifi, boards, statefile, persist
+from app.core import config
+from app.web import setup_mode
+from app.system import wifi
+from app.core import boards
+from app.core import statefile
+from app.core import persist
 from mptest import check, eq, done, ListLog
 
 

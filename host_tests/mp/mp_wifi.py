@@ -10,7 +10,10 @@ import _espsim
 import network
 import mptest
 from mptest import ListLog
-from app import wifi, wifi_supervisor, setup_mode, config
+from app.system import wifi
+from app.system import wifi_supervisor
+from app.web import setup_mode
+from app.core import config
 
 
 def mode(m):

@@ -1,3 +1,8 @@
+"""Where readings come from: CT clamps on ATM90E32 chips (ct, ct_board, ct_check, calibrate), Modbus
+meters and inverters (modbus, modbus_check, modbus_profile, profile_file), a simulated site.
+May import: app.sources, lib."""
+from app.sources.base import SourceError  # noqa: F401  (the one error every source raises)
+
 # Sources of site readings. Every source has the same small interface:
 #
 #   class XxxSource:
@@ -14,10 +19,6 @@
 # Energy: either count it (d_import_uwh / d_export_uwh: this poll's share, integer uWh) or
 # report the meter's lifetime counters (hw_import_wh / hw_export_wh): the energy store keeps the
 # device's totals monotonic and never counts twice.
-
-
-class SourceError(Exception):
-    pass
 
 
 def make_source(cfg, board, log):

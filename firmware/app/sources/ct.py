@@ -23,7 +23,7 @@ import asyncio
 import time
 from micropython import const
 import atm90e32
-from app.sources import SourceError
+from app.sources.base import SourceError
 from app.sources.ct_check import check_config, _is_int, _ROLES, _CAL_KEYS, _MAX_CHIPS  # noqa: F401
 from app.sources.ct_board import board_chips, chip_settings, mains_v, mains_ugain  # noqa: F401
 

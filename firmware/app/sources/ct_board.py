@@ -1,6 +1,6 @@
 # The CT source's settings from the board profile (boards/*.json) and the "source" section:
 # which chips, which pins, which gains per phase for the mains voltage and CTs in use.
-from app.sources import SourceError
+from app.sources.base import SourceError
 
 _PHASES = "ABC"
 

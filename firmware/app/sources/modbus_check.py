@@ -4,14 +4,13 @@
 # the profile file must exist, and the full check runs when the saved settings are loaded at the
 # restart (a bad profile then shows in the portal again): the profile compiler would not fit in
 # the portal's heap next to Microdot.
-import os
 from micropython import const
+from app.sources.profile_file import PROFILE_DIR, profile_problem
 
 ROLES = ("grid", "site", "solar")
 BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 PARITY = {"N": None, "E": 0, "O": 1}
 MAX_DEVICES = const(8)
-PROFILE_DIR = "profiles"
 _ROLES, _BAUDS, _PARITY, _MAX_DEVICES = ROLES, BAUDS, PARITY, MAX_DEVICES
 
 
@@ -62,18 +61,6 @@ def check_config(src, err, deep=True):
             err(k + ".optional", "must be true or false")
         if "options" in d and not isinstance(d["options"], dict):
             err(k + ".options", "must be an object")
-
-
-def profile_problem(name, folder=PROFILE_DIR):
-    """Why folder/name.json cannot be a profile file (not a plain name, not there), or None.
-    (app.sources.modbus_profile.load asks this first, so both checks say the same.)"""
-    if not isinstance(name, str) or not name or "/" in name or "." in name:
-        return "profile name %r is not a plain name" % (name,)
-    try:
-        os.stat("%s/%s.json" % (folder, name))
-    except OSError:
-        return "profile %s/%s.json not found" % (folder, name)
-    return None
 
 
 def _check_profile(d, k, err, deep):

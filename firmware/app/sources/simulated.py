@@ -7,7 +7,7 @@
 # a file "sim_hang" makes it block (as a stuck driver would) until the watchdog resets the chip.
 import time
 from micropython import const
-from app.sources import SourceError
+from app.sources.base import SourceError
 
 _DAY_S = const(86400)
 _SUNRISE_S = const(21600)   # 06:00
