@@ -26,9 +26,9 @@ SLOTS = ("a", "b")
 MAX_BOOTS = const(3)        # resets (crash, watchdog) of a version on trial
 MAX_POWER_ONS = const(3)    # power-ons of a version on trial
 DEADLINE_S = const(600)     # one run of a version on trial
-RTC_AT = const(128)         # the boot counter's place in RTC memory (app.persist's record is before)
+RTC_AT = const(128)         # the boot counter's place in RTC memory (app.core.persist's record is before)
 _RTC_LEN = const(12)        # b"OTA1", trial id (4), boots (2), ~boots (2)
-RTC_END = const(140)        # RTC_AT + _RTC_LEN: app.persist keeps RTC memory up to here
+RTC_END = const(140)        # RTC_AT + _RTC_LEN: app.core.persist keeps RTC memory up to here
 _TIMER_ID = const(3)        # hardware timer for the deadline (console repl uses 0)
 
 state = {}       # the pointer as read at boot (after a rollback: the new one)
@@ -91,7 +91,7 @@ def version(st=None, prev=False):
     return st.get("prev_v" if prev else "cur_v")
 
 
-# --- RTC memory: the boot counter, kept after app.persist's energy record --------------------------
+# --- RTC memory: the boot counter, kept after app.core.persist's energy record --------------------------
 def _rtc_count(trial_id, power_on):
     """-> this boot's number on trial (1 = first), counted in RTC memory."""
     try:

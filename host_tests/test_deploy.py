@@ -160,8 +160,8 @@ def test_deploy_onto_a_frozen_image_copies_data_only(image, tmp_path):
     out, files = image
     proc, fs, port = _start_vboard(tmp_path, "--micropython", mp32("frozen"), "--heap", "114688")
     try:
-        (fs / "app").mkdir()
-        (fs / "app" / "config.mpy").write_bytes((out / "app" / "config.mpy").read_bytes())
+        (fs / "app" / "core").mkdir(parents=True)
+        (fs / "app" / "core" / "config.mpy").write_bytes((out / "app" / "core" / "config.mpy").read_bytes())
         res = deploy_tool.deploy(port, out, board="vtest_a", log=lambda m: None)
     finally:
         proc.terminate()
@@ -170,7 +170,7 @@ def test_deploy_onto_a_frozen_image_copies_data_only(image, tmp_path):
     assert res["copied"] and not [r for r in res["copied"] if r.endswith(".mpy")], res["copied"]
     data = [f for f in files if not f.endswith(".mpy") and (not f.startswith("boards/") or f == "boards/vtest_a.json")]
     assert sorted(res["copied"]) == sorted(data)
-    assert res["removed"] == ["app/config.mpy"] and not (fs / "app").exists()
+    assert res["removed"] == ["app/core/config.mpy"] and not (fs / "app").exists()
     assert not (fs / "lib").exists(), "no code folders on a frozen board"
     assert (fs / "config.json").read_bytes() == CONFIG
 

@@ -11,7 +11,7 @@ _CAL_USAGE = (
     "PHASE is A, B or C; CHIP (default 0) as in source.channels, e.g. `calibrate current 1C 12.35`.",
     "The chip uses the new value at once; it is saved in the config for every start.",
 )
-# the word after `calibrate`, the app.calibrate function, the number of words
+# the word after `calibrate`, the app.sources.calibrate function, the number of words
 _CAL = (("voltage", "voltage_gain", 3), ("current", "current_gain", 3),
         ("ioffset", "current_offset", 2), ("uoffset", "voltage_offset", 2),
         ("power", "power_offsets", 2))

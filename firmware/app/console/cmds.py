@@ -243,7 +243,7 @@ def _kwh(wh):
 
 
 def _outputs(con, app, g):
-    # Charge HQ off or gone (app.retire), MQTT and OpenEVSE (app.outputs): one line each
+    # Charge HQ off or gone (app.outputs.retire), MQTT and OpenEVSE (app.outputs): one line each
     if not app.cfg.get("chargehq", "enabled"):
         con.say("charge hq  off (other outputs only)")
     elif g("chargehq_gone"):

@@ -1,5 +1,5 @@
 # The console's `update` command: `update` shows the running and previous version (and what the
-# last update did); `update URL` pulls an update from an HTTPS release manifest (app.ota_pull).
+# last update did); `update URL` pulls an update from an HTTPS release manifest (app.system.ota_pull).
 from app.system import ota
 
 

@@ -32,9 +32,9 @@ _SCHEMA = (
     ("device", "watchdog_s", "i", 60, 0, 600),
     ("device", "admin_password", "s", "", 0, 64),
     ("device", "report_s", "i", 0, 0, 3600),
-    ("device", "timezone", "s", "", 0, 64),  # POSIX TZ with DST rules (app.localtime); "" = UTC
+    ("device", "timezone", "s", "", 0, 64),  # POSIX TZ with DST rules (app.core.localtime); "" = UTC
     ("device", "demo", "b", False, 0, 0),    # the set-up form offers the simulated (demo) site
-    ("device", "status_led", "b", True, 0, 0),  # the status LED (app.led) on
+    ("device", "status_led", "b", True, 0, 0),  # the status LED (app.system.led) on
     ("device", "led_pin", "i", -1, -1, 48),     # its GPIO; -1: the board file's status_led
     ("device", "led_active_low", "b", False, 0, 0),
     ("validation", "tolerance_w", "i", 100, 0, 100000),

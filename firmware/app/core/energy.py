@@ -62,7 +62,7 @@ class Energy:
         return note
 
     def roll_day(self, day):
-        """Start a new daily total when the local day (app.localtime.local_day) changes."""
+        """Start a new daily total when the local day (app.core.localtime.local_day) changes."""
         if day != self.day:
             self.day = day
             self.day_start[IMPORT] = self.wh[IMPORT]

@@ -1,5 +1,5 @@
 # Local time from a POSIX TZ string (device.timezone, e.g. "AEST-10AEDT,M10.1.0,M4.1.0/3": read
-# by app.tzrules into a zone tuple). The ESP32 port has no time zone support of its own (its
+# by app.core.tzrules into a zone tuple). The ESP32 port has no time zone support of its own (its
 # localtime() is UTC), so this is ours.
 #
 # Times are seconds since 2000-01-01 UTC (the ESP32's time.time()). offset(t) keeps the answer

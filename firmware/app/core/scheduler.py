@@ -23,7 +23,7 @@ class App:
         self.cfg = cfg
         self.log = log
         self.board = board
-        self.store = store            # app.persist store, or None
+        self.store = store            # app.core.persist store, or None
         self.site = Site()            # the latest good reading
         self._scratch = Site()        # what a poll fills (copied only when it succeeds)
         self.energy = Energy()
@@ -92,7 +92,7 @@ class App:
 
     def _accept(self, s):
         # the one place every output takes its values from: out-of-range values are dropped
-        # here (app.validate.screen), so no output (push, status page, API, MQTT) carries them
+        # here (app.core.validate.screen), so no output (push, status page, API, MQTT) carries them
         why = validate.screen(s, self.cfg.get("validation", "max_site_kw"))
         if s.dropped != self.site.dropped:
             if why:
@@ -158,7 +158,7 @@ class App:
     # --- what the console and the status page show ------------------------------------------
     def values(self):
         """What every output other than the Charge HQ push sends (/api/status, MQTT, OpenEVSE):
-        the same reading the push uses, gone through the same check (app.validate), and the same
+        the same reading the push uses, gone through the same check (app.core.validate), and the same
         totals (sendable_wh). Powers are None when the reading is missing, too old or not numeric.
         -> (dict, validate.Result or None)"""
         s = self.site
@@ -198,7 +198,7 @@ class App:
             wifi = {"connected": up, "ssid": self.cfg.get("wifi", "ssid"),
                     "ip": self.wifi.ifconfig()[0] if up else None,
                     "rssi": _rssi(self.wifi) if up else None}
-            sup = getattr(self, "wifi_sup", None)  # app.wifi_supervisor: why not, since when
+            sup = getattr(self, "wifi_sup", None)  # app.system.wifi_supervisor: why not, since when
             if sup is not None:
                 ws = sup.status()
                 for k in ("reason", "down_s", "outages", "setup_ap"):

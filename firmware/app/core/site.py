@@ -20,7 +20,7 @@ class Site:
         "t_ms",          # time.ticks_ms() of the reading
         "t_s",           # time.time() of the reading (seconds since 2000)
         "notes",         # None, or what is wrong with the reading (text: source, range screen)
-        "dropped",       # bits of app.validate: values dropped as out of range (0: none)
+        "dropped",       # bits of app.core.validate: values dropped as out of range (0: none)
     )
 
     def __init__(self):

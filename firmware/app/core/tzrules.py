@@ -1,6 +1,6 @@
-# POSIX TZ strings (device.timezone) read into the zone tuple app.localtime works with, and the
+# POSIX TZ strings (device.timezone) read into the zone tuple app.core.localtime works with, and the
 # zones the set-up form offers. Loaded only to check or set a zone (config load, the form, boot):
-# app.localtime drops it again, so the running meter keeps only the small arithmetic part.
+# app.core.localtime drops it again, so the running meter keeps only the small arithmetic part.
 #   "AEST-10AEDT,M10.1.0,M4.1.0/3": standard name and offset (POSIX sign: hours WEST of UTC),
 #   optional DST name, offset (default one hour ahead) and the two rules (Mm.w.d = weekday d of
 #   week w of month m, w 5 = the last; Jn = day n of 1..365 without Feb 29; n = day 0..365), each

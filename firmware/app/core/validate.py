@@ -9,7 +9,7 @@
 #   little at night, more is a CT the wrong way round); battery_soc in 0..1
 # - counters: lifetime import/export never lower than at the previous push
 #
-# screen() runs first, on every reading as it is accepted (app.scheduler), before any output
+# screen() runs first, on every reading as it is accepted (app.core.scheduler), before any output
 # can see it: a value outside its range is dropped there (set to None, its bit in site.dropped,
 # the reason in site.notes), so no output (Charge HQ, status page, API, MQTT) ever carries it
 # and the rest of the reading still goes out.

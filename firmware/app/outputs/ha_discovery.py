@@ -1,7 +1,7 @@
 # Home Assistant MQTT discovery, device-based (one retained message for the whole device,
 # topic <discovery_prefix>/device/<object id>/config, components under "cmps", each with its
 # platform "p" and a unique_id; shared: dev, o, state_topic, availability). Built from HA's
-# MQTT integration documentation; values come from the state JSON (app.out_mqtt), whose
+# MQTT integration documentation; values come from the state JSON (app.outputs.mqtt), whose
 # fields and signs are those of /api/status.
 import json
 

@@ -1,5 +1,5 @@
 # The MQTT output: availability (retained "online", will "offline"), Home Assistant discovery
-# (retained, app.ha_discovery) and every mqtt.interval_s a JSON state with the fields and signs
+# (retained, app.outputs.ha_discovery) and every mqtt.interval_s a JSON state with the fields and signs
 # of /api/status, taken from App.values() (the push's reading, check and totals). The broker
 # connection is lib/mqtt_client; this task never touches Wi-Fi (the supervisor owns it): while
 # the station is down it waits. Failures back off (2 s doubling to 5 min) with one log line
@@ -53,7 +53,7 @@ class MqttOutput:
         self.state_topic = base + "/state"
         self.avail_topic = base + "/status"
         self.disc_topic = "%s/device/%s/config" % (self.c["discovery_prefix"], self.dev) \
-            if self.c["discovery"] else None  # (app.ha_discovery.topic, without loading it)
+            if self.c["discovery"] else None  # (app.outputs.ha_discovery.topic, without loading it)
         self.client = None
         self.last_error = None
         self.backoff_s = 0

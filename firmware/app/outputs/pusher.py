@@ -26,12 +26,12 @@ class Pusher:
         self.ok_count = 0
         self.fail_count = 0
         self._first_wait_ms = 0       # uptime ms before which the first push must not start
-        self.on_attempt = None        # called as a request starts (app.persist records it)
+        self.on_attempt = None        # called as a request starts (app.core.persist records it)
         # One TLS context for the device's life: mbedTLS keeps the parsed roots outside the GC
         # heap, so a cached context costs the heap almost nothing, where a new one per push read
         # the CA file into a fresh block (7 KB) and churned a small, split heap every minute.
         self._tls = None              # (ca_file, SSLContext)
-        # app.retire ("gone" for 24 h: one try an hour), loaded only once a failure looks like
+        # app.outputs.retire ("gone" for 24 h: one try an hour), loaded only once a failure looks like
         # "gone" or an earlier boot left its mark: most devices never need its RAM
         self.retire = None
         try:
@@ -159,7 +159,7 @@ class Pusher:
         return self.retire
 
 
-_GONE_FILE = "chq_gone.txt"  # app.retire.FILE (not imported: that module loads only when needed)
+_GONE_FILE = "chq_gone.txt"  # app.outputs.retire.FILE (not imported: that module loads only when needed)
 
 
 def _read(path):

@@ -1,5 +1,5 @@
-# The outputs beside the Charge HQ push (which is App.push_loop): MQTT and OpenEVSE, each a
-# coroutine of its own, started when its settings say so (config.outputs). app.outputs lists
+# The outputs beside the Charge HQ push (app.outputs.chargehq): MQTT and OpenEVSE, each a
+# coroutine of its own, started when its settings say so (config.outputs). App.outputs lists
 # them for App.status(); each takes its values from App.values().
 from app.core import config
 

@@ -9,7 +9,7 @@
 # - invert: the CT is clipped the wrong way round (power and energy change sign).
 # - multiplier: whole number for CTs above 65 A: the chip gets igain / multiplier (its 16-bit
 #   Irms register tops out at 65.535 A) and readings are multiplied back.
-# - Calibration (app.calibrate writes these): per channel "igain", "ioffset", "ugain",
+# - Calibration (app.sources.calibrate writes these): per channel "igain", "ioffset", "ugain",
 #   "uoffset", "poffset", "qoffset"; "ct_model" per channel overrides the source's.
 #   Gains not given come from the board's CT preset and chip defaults; "ugain" at the top level
 #   overrides the board's voltage gain.

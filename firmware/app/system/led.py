@@ -27,7 +27,7 @@ WORDS = {"setup": "set-up mode (slow blink)", "no_wifi": "no Wi-Fi (double flash
 
 
 def app_state(app):
-    """The LED state of a running app (app.scheduler.App)."""
+    """The LED state of a running app (app.core.scheduler.App)."""
     sup = getattr(app, "wifi_sup", None)
     ap = getattr(sup, "setup", None)
     if ap is not None and ap.active:

@@ -1,5 +1,5 @@
 # Over-the-air update: stage a version in the free slot, check it, switch to it (otaboot).
-# Shared by the LAN endpoint (app.ota_web, fed by tools/ota.py) and the pull path (app.ota_pull).
+# Shared by the LAN endpoint (app.web.ota_web, fed by tools/ota.py) and the pull path (app.system.ota_pull).
 #
 # An update is a manifest (text, docs/ota.md) plus its files:
 #   chargehq-meter-ota 1

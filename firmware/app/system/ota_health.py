@@ -2,7 +2,7 @@
 # taken and the first output delivered (a push the endpoint accepted), otaboot.confirm() makes
 # it stay. Until then otaboot's boot counters and deadline timer roll it back by themselves,
 # also when this code is what broke (it runs from the new version; the rollback does not).
-# Also the versions for the status page and /api/status, without loading app.ota (RAM). Until
+# Also the versions for the status page and /api/status, without loading app.system.ota (RAM). Until
 # an update is first used, boot.py leaves otaboot unloaded: then the base runs, nothing on trial.
 import asyncio
 import sys

@@ -1,6 +1,6 @@
 # Pull an update from an HTTPS URL (the console's `update URL`, the /update page): the release
 # manifest at URL, each file beside it (URL's folder + the file's path), over verified TLS with
-# the device's CA bundle, each streamed into app.ota's session. Plain http:// is refused.
+# the device's CA bundle, each streamed into app.system.ota's session. Plain http:// is refused.
 import asyncio
 from app.system import ota
 

@@ -1,6 +1,6 @@
 # Wi-Fi station: join a network with a bounded attempt and a readable reason, and remember which
 # network has worked on this device. Kept small: the set-up portal imports it to try the network
-# the user enters; app.wifi_supervisor keeps the station joined while the app runs. Never raises.
+# the user enters; app.system.wifi_supervisor keeps the station joined while the app runs. Never raises.
 import asyncio
 import time
 import network

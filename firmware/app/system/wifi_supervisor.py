@@ -1,5 +1,5 @@
 # Keeps the Wi-Fi station joined while the app runs (outages are common: router reboots, power
-# cuts, interference) and opens the set-up network (app.setup_mode) when the home network stays
+# cuts, interference) and opens the set-up network (app.web.setup_mode) when the home network stays
 # away for a configurable time - while still retrying the home network, so a router that comes
 # back heals the device by itself. Never raises into the app: trouble is logged and retried.
 import asyncio
@@ -24,7 +24,7 @@ def _ms():
 
 class Supervisor:
     """Keeps the station joined; opens and closes the set-up network (`setup`, an object with
-    open(), close(), .active and idle_ms(); see app.setup_mode) when the network stays away.
+    open(), close(), .active and idle_ms(); see app.web.setup_mode) when the network stays away.
 
     Times are in ms: ap_after_ms without a network opens the set-up network (ap_new_ms when this
     network never worked on this device; 0 = at once), idle_close_ms unused closes it again."""

@@ -1,12 +1,12 @@
-# The update endpoints of the LAN web server (registered by app.statuspage), all behind the
+# The update endpoints of the LAN web server (registered by app.web.statuspage), all behind the
 # admin password, and for the API also a header no cross-site form can send:
 #   GET  /api/ota                      running and previous version, trial, the update running
 #   POST /api/ota/begin                body: the manifest -> {"want": [paths to send]}
-#   PUT  /api/ota/file?path=P          body: the file, streamed to flash (app.ota)
+#   PUT  /api/ota/file?path=P          body: the file, streamed to flash (app.system.ota)
 #   POST /api/ota/commit               check all, switch, restart
 #   POST /api/ota/abort
-#   GET/POST /update                   a page: pull an update from an HTTPS URL (app.ota_pull)
-# tools/ota.py is the client (make ota). Files stream to flash in 1 KB pieces: app.portal's Web
+#   GET/POST /update                   a page: pull an update from an HTTPS URL (app.system.ota_pull)
+# tools/ota.py is the client (make ota). Files stream to flash in 1 KB pieces: app.web.portal's Web
 # lets /api/ota requests be up to ota.MAX_FILE bytes and leaves their body unread.
 import asyncio
 

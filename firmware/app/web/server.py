@@ -111,7 +111,7 @@ class Web(Microdot):
 
     def __init__(self, cfg, log, app=None, wlan=None, on_saved=None):
         super().__init__()
-        # what the page handlers (app.webforms, app.setupsave, app.statuspage) work with
+        # what the page handlers (app.web.webforms, app.web.setupsave, app.web.statuspage) work with
         self.cfg = cfg
         self.log = log
         self.app = app
@@ -170,7 +170,7 @@ class Web(Microdot):
             c.buf = c.buf[c.pos:]  # what was read is parsed: its RAM back before the answer
             c.pos = 0
             gc.collect()  # the reading's small pieces gone before the handler loads its modules
-        if req and req.path.startswith("/api/ota/"):  # update files: streamed to flash by app.ota
+        if req and req.path.startswith("/api/ota/"):  # update files: streamed to flash by app.system.ota
             from app.system.ota import MAX_FILE
             req.max_content_length = MAX_FILE
         return await super().dispatch_request(req)

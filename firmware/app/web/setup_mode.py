@@ -1,6 +1,6 @@
 # The set-up network, opened and closed as one: the access point (WPA2, a name with a
 # per-device suffix), the DNS catch-all that sends every name to it, and the web portal.
-# app.wifi_supervisor.Supervisor decides when; app.main opens it at once when the device needs set-up.
+# app.system.wifi_supervisor.Supervisor decides when; app.main opens it at once when the device needs set-up.
 import asyncio
 import errno
 import os
@@ -78,7 +78,7 @@ def _restart_after_setup(app):
 
 
 async def _serve_portal(cfg, log, host, port, app=None):
-    # The web side (app.portal, Microdot) is imported only now: it costs ~30 KB of RAM.
+    # The web side (app.web.portal, Microdot) is imported only now: it costs ~30 KB of RAM.
     from app.web import portal
     web = portal.make(cfg, log, None, port, network.WLAN(network.STA_IF),
                       _restart_after_setup(app) if app is not None else None)

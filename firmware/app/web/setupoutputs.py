@@ -1,6 +1,6 @@
 # The settings form's outputs: Charge HQ on or off, an MQTT broker, an OpenEVSE charger (the
-# form's output fields, web/form.html; app.webforms.fields fills them). Kept apart from
-# app.setupsave so the outputs can grow without touching the form's other parts, and loaded only
+# form's output fields, web/form.html; app.web.webforms.fields fills them). Kept apart from
+# app.web.setupsave so the outputs can grow without touching the form's other parts, and loaded only
 # when a form carries them. A field the form did not send keeps its setting.
 
 

@@ -1,6 +1,6 @@
-# A submitted settings form: -> a config dict checked with app.config.validate, saved atomically;
+# A submitted settings form: -> a config dict checked with app.core.config.validate, saved atomically;
 # in set-up mode the new network is tried while the access point stays up, and /result shows
-# how it went. Loaded only for these requests (see app.webforms for the form page).
+# how it went. Loaded only for these requests (see app.web.webforms for the form page).
 import asyncio
 from micropython import const
 from microdot import Response
@@ -79,7 +79,7 @@ def apply(current, form):
             src.setdefault(k, v)
     data["source"] = src
     # every message at once, not one per try; shallow: the restart that applies the settings
-    # checks them fully (see app.config.validate)
+    # checks them fully (see app.core.config.validate)
     checked = config.validate(data, deep=False)
     for e in checked.errors:
         if e not in errors:

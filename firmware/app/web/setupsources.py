@@ -1,5 +1,5 @@
 # The meter part of a submitted settings form: CT inputs of the chosen board, or the Modbus
-# device. Loaded only when the form chose one of these sources (app.setupsave does the rest).
+# device. Loaded only when the form chose one of these sources (app.web.setupsave does the rest).
 from micropython import const
 
 ROLES = ("", "grid", "solar", "battery")  # "" = not used (web/form.html offers these)

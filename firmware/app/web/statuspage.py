@@ -12,7 +12,7 @@ _READINGS = ("production_kw", "consumption_kw", "net_import_kw", "battery_discha
              "today_imported_kwh", "today_exported_kwh", "imported_kwh", "exported_kwh")
 
 # The status page runs one script of its own (web/status.js, refreshes the numbers in place):
-# the same policy as app.portal's pages plus scripts and fetches from this device only.
+# the same policy as app.web.portal's pages plus scripts and fetches from this device only.
 STATUS_HEADERS = {"Content-Type": "text/html; charset=UTF-8", "Cache-Control": "no-store",
                   "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                   "script-src 'self'; connect-src 'self'; form-action 'self'",

@@ -1,7 +1,7 @@
-# What the LAN status page shows, as HTML pieces (app.statuspage serves them): the power-flow
+# What the LAN status page shows, as HTML pieces (app.web.statuspage serves them): the power-flow
 # picture (inline SVG), the numbers, the 24 h chart (inline SVG from app.core.history) and
 # /api/history. No external assets: it works on a phone on a network without the internet.
-# Everything is a generator of small strings (app.portal sends ~1 KB at a time).
+# Everything is a generator of small strings (app.web.portal sends ~1 KB at a time).
 import time
 from micropython import const
 from app.core import clock
@@ -104,7 +104,7 @@ def live_parts(st):
         yield '<p class="ok">Meter %s: reading %s s old</p>' % (esc(st["source"]), esc(st["reading_age_s"]))
     else:
         yield '<p class="err">Meter %s: %s</p>' % (esc(st["source"]), esc(st["meter_error"]))
-    errs = st.get("warnings") or ()  # app.config: refused values (their defaults used), risky ones
+    errs = st.get("warnings") or ()  # app.core.config: refused values (their defaults used), risky ones
     if errs:
         yield '<div class="warn"><b>Settings with errors or warnings (a refused value\'s default is used):</b><ul>'
         for e in errs:
@@ -125,7 +125,7 @@ def live_parts(st):
                        ("Next push in", "%d s" % st["next_push_s"]),
                        ("Pushes", "%d with data, %d error reports, %d failed" % (
                            st["pushes_ok"], st.get("pushes_error", 0), st["pushes_failed"])),
-                       ("Endpoint", st.get("chargehq_gone") or "answering"))):  # app.retire
+                       ("Endpoint", st.get("chargehq_gone") or "answering"))):  # app.outputs.retire
         yield part
     yield "</table></div></div><h2>Device</h2><table>"
     w = st.get("wifi")
@@ -134,7 +134,7 @@ def live_parts(st):
                 else "%s: not connected" % w["ssid"])
     else:
         wtxt = "-"
-    fw = st.get("firmware") or {}  # app.ota_health.status(): running and previous version
+    fw = st.get("firmware") or {}  # app.system.ota_health.status(): running and previous version
     vtxt = "%s (previous: %s)%s" % (fw.get("version"), fw.get("previous") or "-",
                                     ", on trial" if fw.get("on_trial") else "")
     if fw.get("note"):

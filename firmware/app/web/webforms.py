@@ -1,5 +1,5 @@
 # The settings form page (the set-up portal's "/", the LAN /settings). Loaded per request
-# (app.portal drops it afterwards in set-up mode, to keep the heap free); app.setupsave handles a
+# (app.web.portal drops it afterwards in set-up mode, to keep the heap free); app.web.setupsave handles a
 # submitted form. The form's text and choices are in web/form.html (flash, not RAM); this fills
 # its {{key}}s.
 from micropython import const
@@ -148,7 +148,7 @@ def fields(data):
     if kind == "atm90e32":
         for i, role in enumerate(ct_roles(src, d["board"])):
             f["ct%d" % (i + 1)] = role
-    m = data.get("mqtt") or {}  # the outputs (app.setupoutputs reads them back); no secrets
+    m = data.get("mqtt") or {}  # the outputs (app.web.setupoutputs reads them back); no secrets
     f["chargehq_on"] = "1" if c.get("enabled", True) else "0"
     f["mqtt_host"], f["mqtt_port"], f["mqtt_user"] = m.get("host", ""), m.get("port", 1883), m.get("user", "")
     f["openevse_url"] = (data.get("openevse") or {}).get("url", "")
@@ -191,7 +191,7 @@ def lookup(data, saved, errors, nets, action, setup):
         if key == "key_hint":
             return "set: leave empty to keep it" if c["api_key"] else ""
         if key == "key_required":
-            return ""  # not with Charge HQ off: app.setupsave checks it
+            return ""  # not with Charge HQ off: app.web.setupsave checks it
         if key == "mqtt_password_hint":
             m = saved.get("mqtt") or {}
             return "set: leave empty to keep it" if m.get("password") else ""
