@@ -45,7 +45,7 @@ bench: $(STAMP)
 build: $(STAMP)
 	$(BIN)/python tools/build.py
 
-# mypy against micropython-esp32-stubs (also run by make test: host_tests/test_typecheck.py)
+# mypy against micropython-esp32-stubs (also run by make test: host_tests/firmware/test_typecheck.py)
 typecheck: $(STAMP)
 	$(BIN)/python tools/typecheck.py
 

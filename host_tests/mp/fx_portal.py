@@ -1,4 +1,4 @@
-# The web server under MicroPython, driven from CPython by host_tests/test_portal.py and
+# The web server under MicroPython, driven from CPython by host_tests/web/test_portal.py and
 # test_portal_browser.py. argv: PORT MODE [debug]; MODE = setup (unprovisioned portal) | status
 # (a running App). Prints "PORTAL-READY <port>" once listening. Test-only routes: /_test/mem (the
 # live heap), /_test/lag (with `lag`: the longest event-loop stall since the last ask, and the

@@ -1,5 +1,5 @@
 # Runs a test script and reports the tick counter at its first line and at its end, so the
-# near-wrap run (host_tests/test_tick_wrap.py) can show the 2**30 ms wrap happened during it.
+# near-wrap run (host_tests/firmware/test_tick_wrap.py) can show the 2**30 ms wrap happened during it.
 # Usage (host only): micropython espsim_run.py tickwrap.py SCRIPT [ARGS...]
 import sys
 import time

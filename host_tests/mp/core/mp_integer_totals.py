@@ -11,7 +11,7 @@ from app.sources import ct, simulated
 from atm90e32_model import ATM90E32Model
 from mptest import check, eq, done, ListLog
 
-ROOT = __file__.rsplit("/", 3)[0]
+ROOT = __file__.rsplit("/", 4)[0]  # host_tests/mp/<package>/this.py
 
 
 class Tally:

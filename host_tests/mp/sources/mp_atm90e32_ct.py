@@ -12,7 +12,7 @@ from app.sources import ct
 from atm90e32_model import ATM90E32Model, split_board_model
 from mptest import check, eq, near, raises, done, ListLog
 
-ROOT = __file__.rsplit("/", 3)[0]
+ROOT = __file__.rsplit("/", 4)[0]  # host_tests/mp/<package>/this.py
 SPLIT = boards.load("circuitsetup_split", ROOT + "/boards")
 SIX = boards.load("circuitsetup_6ch", ROOT + "/boards")
 GENERIC = boards.load("generic_atm90e32", ROOT + "/boards")

@@ -14,7 +14,7 @@ from atm90e32_model import ATM90E32Model, split_board_model, day_profile
 from atm_rig import rig
 from mptest import check, eq, near, done, ListLog
 
-ROOT = __file__.rsplit("/", 3)[0]
+ROOT = __file__.rsplit("/", 4)[0]  # host_tests/mp/<package>/this.py
 SPLIT = boards.load("circuitsetup_split", ROOT + "/boards")
 SIX = boards.load("circuitsetup_6ch", ROOT + "/boards")
 # the set-up of docs/ct-clamps.md ("Set-up"): board, mains voltage, CT model, roles

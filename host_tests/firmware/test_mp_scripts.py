@@ -1,17 +1,15 @@
-"""Runs every self-contained MicroPython test script host_tests/mp/mp_*.py on the unix port,
+"""Runs every self-contained MicroPython test script host_tests/mp/<package>/mp_*.py on the unix port,
 twice: on the 64-bit PyPI build and on the 32-bit build with the ESP32's heap shape
 (tools/unix32.py). The ESP32 has 4-byte words and 31-bit small ints: an integer that is small on
 64-bit can be a heap object on 32-bit, so an allocation-free path must be proven on both.
 
 Scripts that need a peer process (HTTPS server, Modbus peer, browser) are named fx_*.py and
 have their own pytest wrapper."""
-import pathlib
-
 import pytest
 
-from mp import MP_TESTS, check_mp, mp32
+from mp import check_mp, mp32, suite_scripts
 
-SCRIPTS = sorted(p.name for p in MP_TESTS.glob("mp_*.py"))
+SCRIPTS = suite_scripts()
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

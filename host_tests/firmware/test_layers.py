@@ -3,9 +3,8 @@ another that imports it back (lazily or not), drivers in lib/ know nothing of th
 module grows past ~300 lines. Read from the source with Python's own parser: every import
 statement counts, those inside functions too, and so do `__import__("app.x." + name)` calls."""
 import ast
-import pathlib
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from mp import ROOT
 APP = ROOT / "firmware" / "app"
 # a package may import its own modules and those of the packages it names here
 MAY_USE = {

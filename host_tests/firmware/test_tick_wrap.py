@@ -1,7 +1,7 @@
 """The MicroPython script suite again, with the ESP32's tick counter started just before it wraps.
 
 time.ticks_ms() on the ESP32 wraps at 2**30 ms (12.4 days of uptime); code that subtracts ticks
-instead of using ticks_diff(), or compares them with <, breaks only then. Every host_tests/mp/mp_*.py
+instead of using ticks_diff(), or compares them with <, breaks only then. Every host_tests/mp/*/mp_*.py
 script runs here with ESPSIM_TICKS_START near 2**30 and must still pass:
 
   round 1: 3 ms before the wrap: every script's work (even a 10 ms one) runs across it;
@@ -12,18 +12,18 @@ Measures, per script: passed, and ticks at its first line / at its end (the wrap
 during the run). The scripts run six at a time: most of their time is waiting."""
 import concurrent.futures
 import re
-
-from mp import MICROPYTHON, MP_TESTS, STUBS, assert_mp_passed, mp_env
-from test_mp_scripts import SCRIPTS
-
 import subprocess
+
+from mp import MICROPYTHON, MP_TESTS, STUBS, assert_mp_passed, mp_env, suite_scripts
+
+SCRIPTS = suite_scripts()
 
 PERIOD = 1 << 30
 WORKERS = 6  # the scripts mostly wait (timers, sleeps): little CPU each
 
 
 def _run(script, start, tmp_path, tag):
-    state = tmp_path / ("%s-%s" % (tag, script[:-3]))
+    state = tmp_path / ("%s-%s" % (tag, script[:-3].replace("/", "-")))
     state.mkdir()
     cmd = [MICROPYTHON, "-X", "heapsize=%d" % (1024 * 1024), str(STUBS / "espsim_run.py"),
            str(MP_TESTS / "tickwrap.py"), str(MP_TESTS / script)]

@@ -9,7 +9,7 @@ from app.core import boards
 from atm_rig import rig
 from mptest import check, eq, near, raises, done
 
-ROOT = __file__.rsplit("/", 3)[0]
+ROOT = __file__.rsplit("/", 4)[0]  # host_tests/mp/<package>/this.py
 
 
 async def main():
