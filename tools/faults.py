@@ -312,7 +312,7 @@ def part_mqtt(tmp, n, seed):
     import fake_chargehq
     import mosquitto_broker
     from bad_broker import BrokerFront
-    from test_mqtt import Watcher
+    from mqtt_fx import Watcher
     r = Result("mqtt", "MQTT broker: unreachable, silent, wrong credentials, closing, oversize, "
                        "malformed, not a broker, junk packets, no PINGRESP")
     rng = random.Random(seed)

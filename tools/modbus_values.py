@@ -4,9 +4,10 @@
     registers_for("sungrow_sh", {"grid_w": -850, "solar_w": 3200, ...})
     -> {"hr": {addr: u16}, "ir": {addr: u16}}
 
-The inverse of the firmware's decoding (firmware/app/sources/modbus_profile.py, whose profile
-parser it reuses): each field is split over the values that feed it (import minus export, a
-magnitude plus a direction register, PV strings that are summed, ...), scaled back to raw units
+The inverse of the firmware's decoding (firmware/app/sources/modbus_profile.py and
+profile_values.py, whose profile parser it reuses): each field is split over the values that
+feed it (import minus export, a magnitude plus a direction register, PV strings that are summed,
+...), scaled back to raw units
 and written in the register's type and word order. The tests do not rely on this alone: the
 hand-written register maps in host_tests/modbus_cases.py follow the device notes directly.
 """
@@ -26,6 +27,7 @@ if str(ROOT / "firmware") not in sys.path:
     sys.path.insert(0, str(ROOT / "firmware"))
 
 from app.sources import modbus_profile as mp  # noqa: E402
+from app.sources import profile_values as pv  # noqa: E402  (the value types)
 
 METER_SITE = {"grid_w": 1234, "hw_import_wh": 5432100, "hw_export_wh": 1234500}
 INVERTER_SITE = {"grid_w": -850, "solar_w": 3200, "battery_w": -1200, "load_w": 1150,
@@ -140,18 +142,18 @@ def _raw(v, decoded, ratio, sf=0):
     mul = v.mul * ratio * (10 ** sf if sf > 0 else 1)
     div = v.div * (10 ** -sf if sf < 0 else 1)
     x = -decoded if v.neg else decoded
-    if v.type == mp._F32:
+    if v.type == pv._F32:
         return x * div / mul
     return round(x * div / mul)
 
 
 def _fits(v, raw):
     t = v.type
-    if t == mp._U16:
+    if t == pv._U16:
         return 0 <= raw <= 0xFFFF
-    if t == mp._S16:
+    if t == pv._S16:
         return -0x8000 < raw <= 0x7FFF
-    if t == mp._U32:
+    if t == pv._U32:
         return 0 <= raw <= 0xFFFFFFFF
     return -0x80000000 < raw <= 0x7FFFFFFF
 
@@ -169,7 +171,7 @@ def _put(prof, v, decoded, ratio, regs, sf_regs):
                     break
             sf_regs[v.sf_addr] = sf
     raw = _raw(v, decoded, ratio, sf)
-    if v.type == mp._F32:
+    if v.type == pv._F32:
         words = struct.unpack(">HH", struct.pack(">f", raw))
     elif v.wide:
         raw &= 0xFFFFFFFF
@@ -224,9 +226,9 @@ def _sunspec_layout(prof, regs, models):
     prof.resolve(found)
     for v in prof.values:
         if v.active and v.addr is not None:
-            if v.type == mp._S16:
+            if v.type == pv._S16:
                 hr[v.addr] = 0x8000
-            elif v.type == mp._U16:
+            elif v.type == pv._U16:
                 hr[v.addr] = 0xFFFF
     return found
 

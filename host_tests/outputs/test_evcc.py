@@ -11,7 +11,7 @@ import jq
 import yaml
 
 from mp import ROOT, free_port
-from test_mqtt import Watcher
+from mqtt_fx import Watcher
 from test_mqtt_device import api_status
 
 sys.path.insert(0, str(ROOT / "tools"))

@@ -14,7 +14,7 @@ import jinja2
 import pytest
 
 from mp import ROOT, free_port
-from test_mqtt import Watcher
+from mqtt_fx import Watcher
 
 sys.path.insert(0, str(ROOT / "tools"))
 import mosquitto_broker  # noqa: E402

@@ -9,7 +9,7 @@ import time
 import urllib.request
 
 from mp import ROOT, free_port, mp32
-from test_mqtt import Watcher
+from mqtt_fx import Watcher
 
 sys.path.insert(0, str(ROOT / "tools"))
 import fake_chargehq  # noqa: E402

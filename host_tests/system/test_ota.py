@@ -110,7 +110,7 @@ def test_pull_over_https_with_its_own_ca(tmp_path, chq):
     ota.write_release(rel / "good", ota.build_files(build), "4.0.0-pulled")
     ota.write_release(rel / "short", ota.build_files(build), "4.0.1-short")
     ota.write_release(rel / "tampered", ota.build_files(build), "4.0.2-tampered")
-    (rel / "tampered" / "app" / "payload.mpy").write_bytes(b"\x00" * len((rel / "tampered" / "app" / "payload.mpy").read_bytes()))
+    (rel / "tampered" / "app" / "outputs" / "payload.mpy").write_bytes(b"\x00" * len((rel / "tampered" / "app" / "outputs" / "payload.mpy").read_bytes()))
     srv, base, rs_ca, hits = release_server.serve(str(rel), str(tmp_path / "rs"),
                                                   faults={"short/app/core/scheduler.mpy": "short"})
     m = ota_fx.Meter(tmp_path / "dev", url, ca)
