@@ -1,8 +1,8 @@
-"""Modbus RTU frames, without I/O: CRC-16, the FC03/FC04 read request, the checks of a reply, the
-errors they raise, and the decoders of the register bytes a reply carries. Pure functions on
-caller-owned buffers (the request and the checks of a good reply allocate nothing), shared by the
-UART master (modbus_rtu.py, which re-exports the errors and decoders) and by tools or tests that
-hold bytes from elsewhere.
+"""Modbus RTU frames, without I/O: CRC-16, the FC03/FC04 read request, the checks of a reply and
+the errors they raise. Pure functions on caller-owned buffers (the request and the checks of a
+good reply allocate nothing), used by the UART master (modbus_rtu.py, which re-exports the
+errors) and usable alone by a tool or a test that holds bytes from elsewhere. What the register
+bytes mean is modbus_decode.py's.
 
 crc16(buf, n=None) -> CRC-16/MODBUS of the first n bytes (init 0xFFFF, reflected poly 0xA001);
 on the wire the low byte goes first.
@@ -15,13 +15,8 @@ request (pos bytes received, need = reply_length or 0 when unknown):
     ModbusError       exception reply (.code = the exception code), wrong slave, wrong function,
                       wrong length, short frame, garbage
 ModbusTimeout (a ModbusError) is the master's: no reply at all.
-
-Decoders (`i` = register index within the view, word order "be" = high word first, "le" = low
-word first; bytes within a register are always big-endian):
-    u16(mv, i)  s16(mv, i)  u32(mv, i, wo="be")  s32(mv, i, wo="be")  f32(mv, i, wo="be")
+describe(slave, fc, addr, count) -> "slave 1 FC04 @30 x2", how error messages name a request.
 """
-import struct
-
 EXCEPTION_NAMES = {
     1: "illegal function",
     2: "illegal data address",
@@ -116,47 +111,3 @@ def check_reply(rx, pos, need, slave, fc, addr, count):
 
 def _hex(buf, n):
     return " ".join("%02X" % buf[i] for i in range(n))
-
-
-# --- register decoders ----------------------------------------------------------------------------
-def u16(mv, i):
-    return (mv[2 * i] << 8) | mv[2 * i + 1]
-
-
-def s16(mv, i):
-    v = (mv[2 * i] << 8) | mv[2 * i + 1]
-    return v - 0x10000 if v & 0x8000 else v
-
-
-def _le(wo):
-    return wo == "le" or wo == "LE"
-
-
-def u32(mv, i, wo="be"):
-    if _le(wo):
-        return (u16(mv, i + 1) << 16) | u16(mv, i)
-    return (u16(mv, i) << 16) | u16(mv, i + 1)
-
-
-def s32(mv, i, wo="be"):
-    v = u32(mv, i, wo)
-    return v - 0x100000000 if v & 0x80000000 else v
-
-
-_f32_buf = bytearray(4)
-
-
-def f32(mv, i, wo="be"):
-    b = _f32_buf
-    j = 2 * i
-    if _le(wo):
-        b[0] = mv[j + 2]
-        b[1] = mv[j + 3]
-        b[2] = mv[j]
-        b[3] = mv[j + 1]
-    else:
-        b[0] = mv[j]
-        b[1] = mv[j + 1]
-        b[2] = mv[j + 2]
-        b[3] = mv[j + 3]
-    return struct.unpack(">f", b)[0]

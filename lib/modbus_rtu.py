@@ -1,10 +1,10 @@
 """Modbus RTU master (FC03/FC04) for MicroPython and CPython, asyncio, on any UART-like object.
 
-    import modbus_rtu
+    import modbus_rtu, modbus_decode
     bus = modbus_rtu.ModbusRTU(uart, baudrate=9600, de_pin=None, timeout_ms=1000, retries=2)
     regs = await bus.read(slave=1, fc=4, addr=0x0034, count=2)      # memoryview, 2*count bytes
-    watts = modbus_rtu.f32(regs, 0)                                   # register 0 and 1, high word first
-    kwh = modbus_rtu.u32(regs, 0, "le")                               # low word first
+    watts = modbus_decode.f32(regs, 0)                                # register 0 and 1, high word first
+    kwh = modbus_decode.u32(regs, 0, "le")                            # low word first
 
 The UART: anything with any() -> bytes waiting, readinto(buf, n) -> bytes read (or None),
 write(buf), flush() (blocks until the bytes left the wire). machine.UART on the ESP32 (create it
@@ -39,17 +39,16 @@ around); with bus.local_echo = True, the adapter's echo of our own 8-byte reques
 
 Counters for status pages: ok, timeouts, bad_frames, exceptions.
 
-This module moves bytes (line timing, direction pin, retries); what the bytes are is in
-modbus_frame.py (CRC, request, reply checks, errors), whose errors and register decoders are
-re-exported here: u16(mv, i)  s16(mv, i)  u32(mv, i, wo="be")  s32(mv, i, wo="be")
-f32(mv, i, wo="be") (`i` = register index within the view; "be" = high word first), crc16(buf, n).
+This module moves bytes (line timing, direction pin, retries); what the frames are is in
+modbus_frame.py (CRC, request, reply checks; its errors are re-exported here), and what the
+register bytes mean in modbus_decode.py: u16, s16, u32, s32, f32 (not imported here: the firmware
+does not use them).
 """
 import asyncio
 
 from micropython import const
 
 from modbus_frame import (ModbusError, ModbusTimeout, ModbusCRCError,  # noqa: F401 (re-exported)
-                          crc16, u16, s16, u32, s32, f32,  # noqa: F401 (re-exported)
                           encode_read, reply_length, describe, check_reply)
 
 try:
