@@ -51,8 +51,8 @@ and FS_UA_PER_IGAIN are re-exported here for calibration code).
 """
 from micropython import const
 
-from atm90e32_config import (mmode0, mmode1, with_pga, check16, triple, configure, recalibrate,
-                             METER_EN, MMODE0, FS_UA_PER_IGAIN,
+import atm90e32_config as _cfg  # one global for the set-up functions (each name costs RAM)
+from atm90e32_config import (METER_EN, MMODE0, FS_UA_PER_IGAIN,
                              UGAIN_A, POFFSET_A)  # noqa: F401 (re-exported for calibration)
 from atm90e32_readings import ATM90E32Readings
 
@@ -126,14 +126,14 @@ class ATM90E32(ATM90E32Readings):
         self.cs = cs
         self.line_hz = line_hz
         self.phases = phases
-        self.mmode0 = mmode0(line_hz, phases)
-        self.mmode1 = mmode1(pga)
-        self.ugain = triple(ugain, "ugain")
-        self.igain = triple(igain, "igain")
-        self.uoffset = triple(uoffset, "uoffset")
-        self.ioffset = triple(ioffset, "ioffset")
-        self.poffset = triple(poffset, "poffset")
-        self.qoffset = triple(qoffset, "qoffset")
+        self.mmode0 = _cfg.mmode0(line_hz, phases)
+        self.mmode1 = _cfg.mmode1(pga)
+        self.ugain = _cfg.triple(ugain, "ugain")
+        self.igain = _cfg.triple(igain, "igain")
+        self.uoffset = _cfg.triple(uoffset, "uoffset")
+        self.ioffset = _cfg.triple(ioffset, "ioffset")
+        self.poffset = _cfg.triple(poffset, "poffset")
+        self.qoffset = _cfg.triple(qoffset, "qoffset")
         self.mains_v = mains_v
         self.on_event = on_event
         self._sleep_ms = sleep_ms or _sleep_ms
@@ -208,7 +208,7 @@ class ATM90E32(ATM90E32Readings):
         self.started = False
         self._frame(_SOFT_RESET, _RESET_KEY)
         self._sleep_ms(_SOFT_RESET_WAIT_MS)
-        configure(self)  # every register, each write checked (the first echo: is a chip there?)
+        _cfg.configure(self)  # every register, each write checked (first echo: a chip there?)
         self.started = True
 
     def pga(self, ph):
@@ -219,14 +219,14 @@ class ATM90E32(ATM90E32Readings):
                         poffset=None, qoffset=None, pga=None):
         """Write new calibration values for phase ph (0..2): unlock, write, verify, lock."""
         if pga is not None:
-            self.mmode1 = with_pga(self.mmode1, ph, pga)
+            self.mmode1 = _cfg.with_pga(self.mmode1, ph, pga)
         for name, v in (("ugain", ugain), ("igain", igain), ("uoffset", uoffset),
                         ("ioffset", ioffset), ("poffset", poffset), ("qoffset", qoffset)):
             if v is not None:
-                check16(v, name)
+                _cfg.check16(v, name)
                 getattr(self, name)[ph] = v
         self._set_fs()
-        recalibrate(self, ph, pga is not None)
+        _cfg.recalibrate(self, ph, pga is not None)
 
     def _set_fs(self):
         for ph in range(3):
