@@ -6,8 +6,13 @@ write), so this module imports nothing of the driver and its math can be used al
     mmode0(line_hz, phases)   MMode0: 60 Hz bit, 3P3W for split phase ("AC") or 3P4W ("ABC")
     mmode1(pga)               MMode1: 2 PGA bits per current channel (1, 2 or 4; one or three)
     threshold(volts, ugain)   SagTh / OVth / PhaseLossTh for a voltage at a voltage gain
+    with_pga(mm1, ph, pga)    MMode1 with one phase's PGA changed
     triple(v, what)           one value or three (A, B, C), checked as 16-bit registers -> array
+    check16(v, what)          ValueError unless v fits a 16-bit register (signed or unsigned)
     FS_UA_PER_IGAIN           the current ADC's full scale as an Irms reading: uA per Igain unit
+    configure(m)              the whole configuration after a soft reset (unlock ... lock)
+    write_calibration(m, ph)  one phase's gains and offsets (configuration unlocked)
+    recalibrate(m, ph, pga_changed)   the same for a calibration change: unlock, write, lock
 
 The driver keeps what it configured (mmode0, mmode1, ugain, igain, uoffset, ioffset, poffset,
 qoffset as arrays, mains_v) so that a chip that resets is set up again the same way.
