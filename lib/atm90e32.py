@@ -25,24 +25,13 @@ Constructor settings (all phases are indexed 0, 1, 2 = A, B, C):
   on_event  callable(text) for things the app should log (chip reset and re-initialisation).
   sleep_ms  the sleep used during start-up (tests pass a no-op).
 
-Readings after poll() (preallocated arrays: a poll allocates nothing):
-  urms_cv[ph]   voltage, 0.01 V          irms_ma[ph]  current, mA (unsigned: no direction)
-  p_mw[ph]      active power, mW, signed (negative = reverse / export direction)
-  q_mvar[ph]    reactive power, mvar     s_mva[ph]    apparent power, mVA
-  pf_pm[ph]     power factor, per mille, signed
-  freq_chz      line frequency, 0.01 Hz  temp_c       chip temperature, C
-  emm0, emm1    EMMState0/1 raw; decoded by over_current(ph), over_voltage(ph), sag(ph),
-                phase_loss(ph), reverse(ph), freq_low(), freq_high(), over_range(ph) (the
-                current ADC at full scale or Irms at its 65.535 A ceiling: the reading is
-                clipped, low), near_full_scale(ph) (above 90 % of full scale), status_text(ph)
-  fs_ma[ph]     the Irms reading at which the current ADC saturates (720 mV RMS / PGA at the
-                input, datasheet): FS_UA_PER_IGAIN * Igain / 1000 mA, the same for any PGA
-  Energy: the chip's read-to-clear registers (1 count = 0.003125 Wh) are drained on every poll
-  (and by read_energy()) into integer counters per phase: imp_counts[ph] (forward) and
-  exp_counts[ph] (reverse). The caller takes them with take_import(ph) / take_export(ph), which
-  return the counts and zero them: the counters stay small (no big integers on the ESP32).
-  UWH_PER_COUNT (3125) converts counts to uWh.
-  Poll at least every few seconds: a 16-bit register holds 204.8 Wh (a minute at 12 kW).
+Readings after poll(): the attributes and status decoders of ATM90E32Readings (atm90e32_readings.py,
+the base class): urms_cv, irms_ma, p_mw, q_mvar, s_mva, pf_pm, freq_chz, temp_c, fs_ma, emm0/emm1
+with over_range(ph), status_text(ph)..., and the energy counters. Preallocated: a poll allocates
+nothing. The chip's read-to-clear energy registers (1 count = 0.003125 Wh) are drained on every
+poll (and by read_energy()) into imp_counts[ph] (forward) and exp_counts[ph] (reverse); the caller
+takes them with take_import(ph) / take_export(ph). UWH_PER_COUNT (3125) converts counts to uWh.
+Poll at least every few seconds: a 16-bit register holds 204.8 Wh (a minute at 12 kW).
 
 Errors raise ATM90E32Error with a sentence saying what is wrong (no chip / MISO floating high,
 MISO stuck low, garbage on the bus, a write the chip did not take). Every write is checked
@@ -56,10 +45,16 @@ told, and poll() returns REINIT (readings settle ~200 ms later; energy the chip 
 the previous read is lost with its registers).
 
 Calibration helpers: read_reg/write_reg, read32(hi, lo), set_calibration(ph, ...) (unlocks,
-writes, verifies, locks and keeps the values for a later re-initialisation).
+writes, verifies, locks and keeps the values for a later re-initialisation), pga(ph).
+The configuration registers, their values and math are in atm90e32_config.py (UGAIN_A, POFFSET_A
+and FS_UA_PER_IGAIN are re-exported here for calibration code).
 """
-from array import array
 from micropython import const
+
+import atm90e32_config as _cfg  # one global for the set-up functions (each name costs RAM)
+from atm90e32_config import (METER_EN, MMODE0, FS_UA_PER_IGAIN,
+                             UGAIN_A, POFFSET_A)  # noqa: F401 (re-exported for calibration)
+from atm90e32_readings import ATM90E32Readings
 
 try:
     from time import sleep_ms as _sleep_ms, sleep_us as _sleep_us
@@ -72,97 +67,39 @@ except ImportError:  # CPython
     def _sleep_us(us):
         pass
 
-# registers (M90E32AS datasheet)
-METER_EN = const(0x00)
-SAG_PEAK_DET_CFG = const(0x05)
-ZX_CONFIG = const(0x07)
-FREQ_LO_TH = const(0x0C)
-FREQ_HI_TH = const(0x0D)
-PL_CONST_H = const(0x31)
-PL_CONST_L = const(0x32)
-MMODE0 = const(0x33)
-MMODE1 = const(0x34)
-P_START_TH = const(0x35)
-Q_START_TH = const(0x36)
-S_START_TH = const(0x37)
-P_PHASE_TH = const(0x38)
-Q_PHASE_TH = const(0x39)
-POFFSET_A = const(0x41)   # + 2*ph; QoffsetA = 0x42 + 2*ph
-UGAIN_A = const(0x61)     # + 4*ph: Ugain, Igain, Uoffset, Ioffset
-SOFT_RESET = const(0x70)
-EMM_STATE0 = const(0x71)
-EMM_STATE1 = const(0x72)
+# measurement and status registers (M90E32AS datasheet); configuration: atm90e32_config. Those
+# used only here have an underscore: a const() name without one is also a global (RAM).
+_SOFT_RESET = const(0x70)
+_EMM_STATE0 = const(0x71)
+_EMM_STATE1 = const(0x72)
 LAST_SPI_DATA = const(0x78)
-CRC_ERR_STATUS = const(0x79)
-CFG_REG_ACC_EN = const(0x7F)
-AP_ENERGY_A = const(0x81)  # + ph (forward active); ANenergyA = 0x85 + ph (reverse)
-AN_ENERGY_A = const(0x85)
+_CRC_ERR_STATUS = const(0x79)
+_AP_ENERGY_A = const(0x81)  # + ph (forward active); ANenergyA = 0x85 + ph (reverse)
+_AN_ENERGY_A = const(0x85)
 PMEAN_A = const(0xB1)      # + ph; Q 0xB5, S 0xB9, PF 0xBD; low words 0xC1 / 0xC5 / 0xC9
 QMEAN_A = const(0xB5)
-SMEAN_A = const(0xB9)
-PFMEAN_A = const(0xBD)
+_SMEAN_A = const(0xB9)
+_PFMEAN_A = const(0xBD)
 PMEAN_A_LSB = const(0xC1)
 QMEAN_A_LSB = const(0xC5)
-SMEAN_A_LSB = const(0xC9)
+_SMEAN_A_LSB = const(0xC9)
 URMS_A = const(0xD9)       # + ph
 IRMS_A = const(0xDD)       # + ph
 URMS_A_LSB = const(0xE9)
 IRMS_A_LSB = const(0xED)
-FREQ = const(0xF8)
-TEMP = const(0xFC)
+_FREQ = const(0xF8)
+_TEMP = const(0xFC)
 
 _RESET_KEY = const(0x789A)
-_UNLOCK = const(0x55AA)
-_LOCK = const(0x0000)
 UWH_PER_COUNT = const(3125)  # energy registers: 0.003125 Wh per count, in uWh
+_SOFT_RESET_WAIT_MS = const(40)   # Microchip: wait 40 ms after a soft reset
 
 OK = const(0)
 REINIT = const(1)
 
-_PGA_BITS = {1: 0, 2: 1, 4: 2}
-# Full scale of the current ADC as an Irms reading, uA per unit of Igain, for any PGA: the input
-# saturates at 720 mV RMS / PGA (datasheet) and the chip reads Irms = mV * PGA * Igain * k. k is
-# taken from the board maker's calibration (CircuitSetup 6-channel: 2000:1 CT on 22 ohm, 11 mV/A,
-# reads true at PGA 1x with Igain 27961): 720 / 11 A at 27961, 2341 uA per Igain unit.
-FS_UA_PER_IGAIN = const(2341)
-SOFT_RESET_WAIT_MS = const(40)   # Microchip: wait 40 ms after a soft reset
-OV_TH = const(0x06)
-SAG_TH = const(0x08)
-PHASE_LOSS_TH = const(0x09)
-
 
 class ATM90E32Error(Exception):
     pass
-
-
-def mmode0(line_hz, phases):
-    """MMode0 value: 60 Hz bit, 3-phase-3-wire for split phase, phases included in totals."""
-    v = 0x1000 if line_hz == 60 else 0
-    if phases == "AC":
-        return v | 0x0185  # 3P3W, absolute sums, phases A and C
-    return v | 0x0087      # 3P4W, phases A, B, C
-
-
-def mmode1(pga):
-    """MMode1 value: 2 PGA bits per current channel (A in bits 1:0)."""
-    if isinstance(pga, int):
-        pga = (pga, pga, pga)
-    v = 0
-    for ph in range(3):
-        bits = _PGA_BITS.get(pga[ph])
-        if bits is None:
-            raise ValueError("PGA gain must be 1, 2 or 4")
-        v |= bits << (2 * ph)
-    return v
-
-
-def threshold(volts, ugain):
-    """SagTh/OVth/PhaseLossTh register value for a voltage (datasheet: Vpeak in 0.01 V divided by
-    2 * Ugain / 32768), clamped to 16 bits."""
-    if ugain <= 0:
-        return 0xFFFF
-    v = int(volts * 100 * 1.41421356 * 16384 / ugain)
-    return max(0, min(0xFFFF, v))
 
 
 def _s16(v):
@@ -176,18 +113,7 @@ def _mw(hi, lo):
     return hi * 20971 + (hi * 13 + lo * 8) // 25
 
 
-def _triple(v, what):
-    if isinstance(v, int):
-        v = (v, v, v)
-    if len(v) != 3:
-        raise ValueError("%s: one value or three (A, B, C)" % what)
-    for x in v:
-        if not -32768 <= x <= 65535:
-            raise ValueError("%s: %r is not a 16-bit register value" % (what, x))
-    return array("i", v)
-
-
-class ATM90E32:
+class ATM90E32(ATM90E32Readings):
     def __init__(self, spi, cs, line_hz=50, phases="ABC", pga=1, ugain=7305, igain=27961,
                  uoffset=0, ioffset=0, poffset=0, qoffset=0, on_event=None, sleep_ms=None,
                  mains_v=None):
@@ -195,38 +121,26 @@ class ATM90E32:
             raise ValueError("line_hz must be 50 or 60")
         if phases not in ("ABC", "AC"):
             raise ValueError("phases must be \"ABC\" or \"AC\" (split phase)")
+        super().__init__()  # the readings' preallocated arrays
         self.spi = spi
         self.cs = cs
         self.line_hz = line_hz
         self.phases = phases
-        self.mmode0 = mmode0(line_hz, phases)
-        self.mmode1 = mmode1(pga)
-        self.ugain = _triple(ugain, "ugain")
-        self.igain = _triple(igain, "igain")
-        self.uoffset = _triple(uoffset, "uoffset")
-        self.ioffset = _triple(ioffset, "ioffset")
-        self.poffset = _triple(poffset, "poffset")
-        self.qoffset = _triple(qoffset, "qoffset")
+        self.mmode0 = _cfg.mmode0(line_hz, phases)
+        self.mmode1 = _cfg.mmode1(pga)
+        self.ugain = _cfg.triple(ugain, "ugain")
+        self.igain = _cfg.triple(igain, "igain")
+        self.uoffset = _cfg.triple(uoffset, "uoffset")
+        self.ioffset = _cfg.triple(ioffset, "ioffset")
+        self.poffset = _cfg.triple(poffset, "poffset")
+        self.qoffset = _cfg.triple(qoffset, "qoffset")
         self.mains_v = mains_v
         self.on_event = on_event
         self._sleep_ms = sleep_ms or _sleep_ms
         self._ph = b"\x00\x02" if phases == "AC" else b"\x00\x01\x02"
         self._tx = bytearray(4)
         self._rx = bytearray(4)
-        self.urms_cv = array("i", (0, 0, 0))
-        self.irms_ma = array("i", (0, 0, 0))
-        self.fs_ma = array("i", (0, 0, 0))
         self._set_fs()
-        self.p_mw = array("i", (0, 0, 0))
-        self.q_mvar = array("i", (0, 0, 0))
-        self.s_mva = array("i", (0, 0, 0))
-        self.pf_pm = array("i", (0, 0, 0))
-        self.imp_counts = array("i", (0, 0, 0))
-        self.exp_counts = array("i", (0, 0, 0))
-        self.freq_chz = 0
-        self.temp_c = 0
-        self.emm0 = 0
-        self.emm1 = 0
         self.resets = 0      # chip resets seen (and recovered from) since begin()
         self.started = False
         cs.value(1)
@@ -292,42 +206,10 @@ class ATM90E32:
     def begin(self):
         """Soft reset and full configuration (datasheet start-up). Raises ATM90E32Error."""
         self.started = False
-        self._frame(SOFT_RESET, _RESET_KEY)
-        self._sleep_ms(SOFT_RESET_WAIT_MS)
-        self.write_reg(CFG_REG_ACC_EN, _UNLOCK)  # the first echo tells whether a chip is there
-        self.write_reg(METER_EN, 0x0001)
-        self.write_reg(PL_CONST_H, 0x0861)  # meter constant 3200 imp/kWh
-        self.write_reg(PL_CONST_L, 0xC468)
-        self.write_reg(MMODE0, self.mmode0)
-        self.write_reg(MMODE1, self.mmode1)
-        self.write_reg(P_START_TH, 0x1D4C)
-        self.write_reg(Q_START_TH, 0x1D4C)
-        self.write_reg(S_START_TH, 0x1D4C)
-        self.write_reg(P_PHASE_TH, 0x02EE)
-        self.write_reg(Q_PHASE_TH, 0x02EE)
-        base = self.line_hz * 100
-        self.write_reg(FREQ_LO_TH, base - 100)  # alarm below/above line +- 1 Hz (0.01 Hz units)
-        self.write_reg(FREQ_HI_TH, base + 100)
-        self.write_reg(ZX_CONFIG, 0xD654)
-        self.write_reg(SAG_PEAK_DET_CFG, 0x143F)
-        if self.mains_v:
-            ug = self.ugain[0]
-            self.write_reg(SAG_TH, threshold(self.mains_v * 0.8, ug))
-            self.write_reg(PHASE_LOSS_TH, threshold(self.mains_v * 0.2, ug))
-            self.write_reg(OV_TH, threshold(self.mains_v * 1.15, ug))
-        for ph in range(3):
-            self._write_cal(ph)
-        self.write_reg(CFG_REG_ACC_EN, _LOCK)
+        self._frame(_SOFT_RESET, _RESET_KEY)
+        self._sleep_ms(_SOFT_RESET_WAIT_MS)
+        _cfg.configure(self)  # every register, each write checked (first echo: a chip there?)
         self.started = True
-
-    def _write_cal(self, ph):
-        r = UGAIN_A + 4 * ph
-        self.write_reg(r, self.ugain[ph])
-        self.write_reg(r + 1, self.igain[ph])
-        self.write_reg(r + 2, self.uoffset[ph])
-        self.write_reg(r + 3, self.ioffset[ph])
-        self.write_reg(POFFSET_A + 2 * ph, self.poffset[ph])
-        self.write_reg(POFFSET_A + 1 + 2 * ph, self.qoffset[ph])
 
     def pga(self, ph):
         """The current PGA gain of phase ph (1, 2 or 4) as configured."""
@@ -337,23 +219,18 @@ class ATM90E32:
                         poffset=None, qoffset=None, pga=None):
         """Write new calibration values for phase ph (0..2): unlock, write, verify, lock."""
         if pga is not None:
-            if pga not in _PGA_BITS:
-                raise ValueError("PGA gain must be 1, 2 or 4")
-            self.mmode1 = (self.mmode1 & ~(3 << (2 * ph))) | (_PGA_BITS[pga] << (2 * ph))
+            self.mmode1 = _cfg.with_pga(self.mmode1, ph, pga)
         for name, v in (("ugain", ugain), ("igain", igain), ("uoffset", uoffset),
                         ("ioffset", ioffset), ("poffset", poffset), ("qoffset", qoffset)):
             if v is not None:
-                if not -32768 <= v <= 65535:
-                    raise ValueError("%s: %r is not a 16-bit register value" % (name, v))
+                _cfg.check16(v, name)
                 getattr(self, name)[ph] = v
         self._set_fs()
-        self.write_reg(CFG_REG_ACC_EN, _UNLOCK)
-        try:
-            if pga is not None:
-                self.write_reg(MMODE1, self.mmode1)
-            self._write_cal(ph)
-        finally:
-            self.write_reg(CFG_REG_ACC_EN, _LOCK)
+        _cfg.recalibrate(self, ph, pga is not None)
+
+    def _set_fs(self):
+        for ph in range(3):
+            self.fs_ma[ph] = self.igain[ph] * FS_UA_PER_IGAIN // 1000
 
     # --- polling --------------------------------------------------------------------------
     def check(self):
@@ -361,8 +238,8 @@ class ATM90E32:
         reads 0) or whose configuration registers failed their CRC (CRCErrStatus not 0)."""
         en = self._read_checked(METER_EN)
         if en == 1:
-            crc = self._read_checked(CRC_ERR_STATUS)
-            if crc == 0 or self._read_checked(CRC_ERR_STATUS) == 0:
+            crc = self._read_checked(_CRC_ERR_STATUS)
+            if crc == 0 or self._read_checked(_CRC_ERR_STATUS) == 0:
                 return OK  # a non-zero read not confirmed by the next one: a glitch on the wire
             why = "configuration CRC error (CRCErrStatus 0x%04X)" % crc
         elif en != 0:
@@ -392,12 +269,12 @@ class ATM90E32:
             self.irms_ma[ph] = self.read_reg(IRMS_A + ph)
             self.p_mw[ph] = _mw(self.read_reg(PMEAN_A + ph), self.read_reg(PMEAN_A_LSB + ph))
             self.q_mvar[ph] = _mw(self.read_reg(QMEAN_A + ph), self.read_reg(QMEAN_A_LSB + ph))
-            self.s_mva[ph] = _mw(self.read_reg(SMEAN_A + ph), self.read_reg(SMEAN_A_LSB + ph))
-            self.pf_pm[ph] = _s16(self.read_reg(PFMEAN_A + ph))
-        self.freq_chz = self.read_reg(FREQ)
-        self.temp_c = _s16(self.read_reg(TEMP))
-        self.emm0 = self.read_reg(EMM_STATE0)
-        self.emm1 = self.read_reg(EMM_STATE1)
+            self.s_mva[ph] = _mw(self.read_reg(_SMEAN_A + ph), self.read_reg(_SMEAN_A_LSB + ph))
+            self.pf_pm[ph] = _s16(self.read_reg(_PFMEAN_A + ph))
+        self.freq_chz = self.read_reg(_FREQ)
+        self.temp_c = _s16(self.read_reg(_TEMP))
+        self.emm0 = self.read_reg(_EMM_STATE0)
+        self.emm1 = self.read_reg(_EMM_STATE1)
         self.read_energy()
         return OK
 
@@ -406,67 +283,5 @@ class ATM90E32:
         ph_list = self._ph
         for k in range(len(ph_list)):
             ph = ph_list[k]
-            self.imp_counts[ph] += self._read_checked(AP_ENERGY_A + ph)
-            self.exp_counts[ph] += self._read_checked(AN_ENERGY_A + ph)
-
-    def take_import(self, ph):
-        """-> forward energy counts (0.003125 Wh each) since the last take; zeroes them."""
-        n = self.imp_counts[ph]
-        self.imp_counts[ph] = 0
-        return n
-
-    def take_export(self, ph):
-        n = self.exp_counts[ph]
-        self.exp_counts[ph] = 0
-        return n
-
-    # --- status decoding (EMMState0 / EMMState1) -------------------------------------------
-    def over_current(self, ph):
-        return bool(self.emm0 & (0x8000 >> ph))
-
-    def over_voltage(self, ph):
-        return bool(self.emm0 & (0x1000 >> ph))
-
-    def sag(self, ph):
-        return bool(self.emm1 & (0x4000 >> ph))
-
-    def phase_loss(self, ph):
-        return bool(self.emm1 & (0x0400 >> ph))
-
-    def reverse(self, ph):
-        """Active energy of this phase runs in the reverse direction (PERegXPST)."""
-        return bool(self.emm1 & (0x0004 >> ph))
-
-    def freq_high(self):
-        return bool(self.emm1 & 0x8000)
-
-    def freq_low(self):
-        return bool(self.emm1 & 0x0800)
-
-    def _set_fs(self):
-        for ph in range(3):
-            self.fs_ma[ph] = self.igain[ph] * FS_UA_PER_IGAIN // 1000
-
-    def over_range(self, ph):
-        """The current ADC at full scale (a sine beyond it is clipped: current and power read
-        low) or Irms at the register's ceiling (65.535 A)."""
-        i = self.irms_ma[ph]
-        return i >= 0xFFFF or (self.fs_ma[ph] > 0 and i >= self.fs_ma[ph])
-
-    def near_full_scale(self, ph):
-        """Above 90 % of the current ADC's full scale (or of the register's ceiling)."""
-        i = self.irms_ma[ph]
-        fs = self.fs_ma[ph] if 0 < self.fs_ma[ph] < 0xFFFF else 0xFFFF
-        return i * 10 >= fs * 9
-
-    def status_text(self, ph):
-        out = []
-        for cond, text in ((self.over_range(ph), "current over range"),
-                           (self.near_full_scale(ph) and not self.over_range(ph),
-                            "current near full scale"),
-                           (self.over_current(ph), "over current"),
-                           (self.over_voltage(ph), "over voltage"), (self.sag(ph), "voltage sag"),
-                           (self.phase_loss(ph), "phase loss"), (self.reverse(ph), "reverse")):
-            if cond:
-                out.append(text)
-        return ", ".join(out) or "ok"
+            self.imp_counts[ph] += self._read_checked(_AP_ENERGY_A + ph)
+            self.exp_counts[ph] += self._read_checked(_AN_ENERGY_A + ph)

@@ -1,10 +1,10 @@
 """Modbus RTU master (FC03/FC04) for MicroPython and CPython, asyncio, on any UART-like object.
 
-    import modbus_rtu
+    import modbus_rtu, modbus_decode
     bus = modbus_rtu.ModbusRTU(uart, baudrate=9600, de_pin=None, timeout_ms=1000, retries=2)
     regs = await bus.read(slave=1, fc=4, addr=0x0034, count=2)      # memoryview, 2*count bytes
-    watts = modbus_rtu.f32(regs, 0)                                   # register 0 and 1, high word first
-    kwh = modbus_rtu.u32(regs, 0, "le")                               # low word first
+    watts = modbus_decode.f32(regs, 0)                                # register 0 and 1, high word first
+    kwh = modbus_decode.u32(regs, 0, "le")                            # low word first
 
 The UART: anything with any() -> bytes waiting, readinto(buf, n) -> bytes read (or None),
 write(buf), flush() (blocks until the bytes left the wire). machine.UART on the ESP32 (create it
@@ -39,16 +39,17 @@ around); with bus.local_echo = True, the adapter's echo of our own 8-byte reques
 
 Counters for status pages: ok, timeouts, bad_frames, exceptions.
 
-Decoders (module functions, `i` = register index within the view, word order "be" = high word
-first, "le" = low word first; bytes within a register are always big-endian):
-    u16(mv, i)  s16(mv, i)  u32(mv, i, wo="be")  s32(mv, i, wo="be")  f32(mv, i, wo="be")
-crc16(buf, n=None) -> CRC-16/MODBUS of the first n bytes (init 0xFFFF, reflected poly 0xA001);
-on the wire the low byte goes first.
+This module moves bytes (line timing, direction pin, retries); what the frames are is in
+modbus_frame.py (CRC, request, reply checks; its errors are re-exported here), and what the
+register bytes mean in modbus_decode.py: u16, s16, u32, s32, f32 (not imported here: the firmware
+does not use them).
 """
 import asyncio
-import struct
 
 from micropython import const
+
+from modbus_frame import (ModbusError, ModbusTimeout, ModbusCRCError,  # noqa: F401 (re-exported)
+                          encode_read, reply_length, describe, check_reply)
 
 try:
     from time import ticks_us, ticks_ms, ticks_diff, sleep_us
@@ -77,92 +78,6 @@ _CHUNK = const(64)
 _MAX_REGS = const(125)
 _POLL_MS = const(1)  # while a frame arrives, and while waiting for silence
 _WAIT_MS = const(5)  # while waiting for a reply to start (slow devices: seconds)
-
-EXCEPTION_NAMES = {
-    1: "illegal function",
-    2: "illegal data address",
-    3: "illegal data value",
-    4: "device failure",
-    5: "acknowledge (still working)",
-    6: "busy, retry later",
-    8: "memory parity error",
-    10: "gateway path unavailable",
-    11: "gateway target did not respond",
-}
-
-
-class ModbusError(Exception):
-    """A failed request. `.code` is the Modbus exception code of an exception reply, else None."""
-
-    def __init__(self, msg, code=None):
-        super().__init__(msg)
-        self.code = code
-
-
-class ModbusTimeout(ModbusError):
-    pass
-
-
-class ModbusCRCError(ModbusError):
-    pass
-
-
-def crc16(buf, n=None):
-    if n is None:
-        n = len(buf)
-    crc = 0xFFFF
-    for i in range(n):
-        crc ^= buf[i]
-        for _ in range(8):
-            if crc & 1:
-                crc = (crc >> 1) ^ 0xA001
-            else:
-                crc >>= 1
-    return crc
-
-
-def u16(mv, i):
-    return (mv[2 * i] << 8) | mv[2 * i + 1]
-
-
-def s16(mv, i):
-    v = (mv[2 * i] << 8) | mv[2 * i + 1]
-    return v - 0x10000 if v & 0x8000 else v
-
-
-def _le(wo):
-    return wo == "le" or wo == "LE"
-
-
-def u32(mv, i, wo="be"):
-    if _le(wo):
-        return (u16(mv, i + 1) << 16) | u16(mv, i)
-    return (u16(mv, i) << 16) | u16(mv, i + 1)
-
-
-def s32(mv, i, wo="be"):
-    v = u32(mv, i, wo)
-    return v - 0x100000000 if v & 0x80000000 else v
-
-
-_f32_buf = bytearray(4)
-
-
-def f32(mv, i, wo="be"):
-    b = _f32_buf
-    j = 2 * i
-    if _le(wo):
-        b[0] = mv[j + 2]
-        b[1] = mv[j + 3]
-        b[2] = mv[j]
-        b[3] = mv[j + 1]
-    else:
-        b[0] = mv[j]
-        b[1] = mv[j + 1]
-        b[2] = mv[j + 2]
-        b[3] = mv[j + 3]
-    return struct.unpack(">f", b)[0]
-
 
 class ModbusRTU:
     def __init__(self, uart, baudrate=9600, de_pin=None, timeout_ms=1000, retries=2):
@@ -226,7 +141,7 @@ class ModbusRTU:
                     self.bad_frames += 1
                     self._dirty = True
                     raise ModbusError("%s: serial port error: %s"
-                                      % (self._what(slave, fc, addr, count), e))
+                                      % (describe(slave, fc, addr, count), e))
                 except ModbusError as e:
                     if isinstance(e, ModbusTimeout):
                         self.timeouts += 1
@@ -243,20 +158,9 @@ class ModbusRTU:
         finally:
             self._busy = False
 
-    def _what(self, slave, fc, addr, count):
-        return "slave %d FC%02d @%d x%d" % (slave, fc, addr, count)
-
     def _send(self, slave, fc, addr, count):
         tx = self._tx
-        tx[0] = slave
-        tx[1] = fc
-        tx[2] = addr >> 8
-        tx[3] = addr & 0xFF
-        tx[4] = count >> 8
-        tx[5] = count & 0xFF
-        crc = crc16(tx, 6)
-        tx[6] = crc & 0xFF
-        tx[7] = crc >> 8
+        encode_read(tx, slave, fc, addr, count)
         de = self.de
         if de is not None:
             de.value(1)
@@ -284,7 +188,7 @@ class ModbusRTU:
                 self._t_last = ticks_us()
                 if ticks_diff(ticks_ms(), t0) > tmo:
                     raise ModbusError("%s: the bus never went quiet (noise or another master)"
-                                      % self._what(slave, fc, addr, count))
+                                      % describe(slave, fc, addr, count))
             elif ticks_diff(ticks_us(), self._t_last) >= quiet_us:
                 break
             await _sleep_ms(_POLL_MS)
@@ -315,49 +219,17 @@ class ModbusRTU:
                         pos += 1
                 self._t_last = ticks_us()
                 if need == 0 and pos >= 3:
-                    f = rx[1]
-                    if f == fc:
-                        need = 5 + rx[2]
-                    elif f == fc | 0x80:
-                        need = 5
-                    else:
-                        need = -1  # not a reply to this request: garbage
-                        break
+                    need = reply_length(rx, fc)
+                    if need < 0:
+                        break  # not a reply to this request: garbage
                 if need > 0 and pos >= need:
                     break
                 continue
             if pos == 0:
                 if ticks_diff(ticks_ms(), t0) >= tmo:
                     raise ModbusTimeout("%s: no reply within %d ms"
-                                        % (self._what(slave, fc, addr, count), tmo))
+                                        % (describe(slave, fc, addr, count), tmo))
             elif ticks_diff(ticks_us(), self._t_last) >= self.idle_us:
                 break
             await _sleep_ms(_POLL_MS if pos else _WAIT_MS)
-        return self._check(slave, fc, addr, count, pos, need)
-
-    def _check(self, slave, fc, addr, count, pos, need):
-        rx = self._rx
-        if need < 0:
-            raise ModbusError("%s: garbage on the line (%s...)"
-                              % (self._what(slave, fc, addr, count), _hex(rx, min(pos, 8))))
-        if need == 0 or pos < need:
-            raise ModbusError("%s: short frame, %d bytes (%s)"
-                              % (self._what(slave, fc, addr, count), pos, _hex(rx, min(pos, 8))))
-        crc = crc16(rx, need - 2)
-        if rx[need - 2] != crc & 0xFF or rx[need - 1] != crc >> 8:
-            raise ModbusCRCError("%s: bad CRC in a %d-byte reply"
-                                 % (self._what(slave, fc, addr, count), need))
-        if rx[0] != slave:
-            raise ModbusError("%s: reply from slave %d" % (self._what(slave, fc, addr, count), rx[0]))
-        if rx[1] != fc:
-            code = rx[2]
-            raise ModbusError("%s: exception %02X (%s)"
-                              % (self._what(slave, fc, addr, count), code,
-                                 EXCEPTION_NAMES.get(code, "unknown")), code)
-        if rx[2] != 2 * count:
-            raise ModbusError("%s: reply carries %d bytes, want %d"
-                              % (self._what(slave, fc, addr, count), rx[2], 2 * count))
-
-
-def _hex(buf, n):
-    return " ".join("%02X" % buf[i] for i in range(n))
+        check_reply(rx, pos, need, slave, fc, addr, count)

@@ -13,6 +13,7 @@ import sys
 import time  # noqa: F401  (the time stand-in before asyncio)
 import asyncio
 import machine
+import modbus_decode
 import modbus_rtu
 
 _PARITY = {"N": None, "E": 0, "O": 1}
@@ -35,7 +36,7 @@ def parse(argv):
 
 
 def show(addr, mv, count):
-    m = modbus_rtu
+    m = modbus_decode
     for i in range(count):
         print("%5d 0x%04X  %02X%02X  u16 %5d  s16 %6d" % (addr + i, addr + i, mv[2 * i], mv[2 * i + 1],
                                                           m.u16(mv, i), m.s16(mv, i)))

@@ -1,4 +1,5 @@
-"""lib/modbus_rtu.py: CRC vectors under CPython, and the master under MicroPython against a real
+"""lib/modbus_rtu.py, modbus_frame.py and modbus_decode.py: CRC vectors, frame checks and decoders
+under CPython, and the master under MicroPython against a real
 Modbus peer (pymodbus RTU server behind tools/modbus_peer.py on a pseudo-terminal): known values,
 two slaves on one line, every fault the peer can inject, DE-pin timing, frame silence."""
 import struct
@@ -9,6 +10,8 @@ import pytest
 from mp import ROOT, check_mp
 
 sys.path[:0] = [str(ROOT / "host_tests" / "cpython"), str(ROOT / "lib"), str(ROOT / "tools")]
+import modbus_decode  # noqa: E402
+import modbus_frame  # noqa: E402
 import modbus_rtu  # noqa: E402
 from modbus_peer import start_peer  # noqa: E402
 
@@ -19,24 +22,58 @@ VECTORS = [("02 07", "41 12"), ("01 04 00 00 00 02", "71 CB"), ("01 04 04 43 66 
 
 def test_crc_vectors():
     for data, wire in VECTORS:
-        crc = modbus_rtu.crc16(bytes.fromhex(data))
+        crc = modbus_frame.crc16(bytes.fromhex(data))
         assert bytes([crc & 0xFF, crc >> 8]) == bytes.fromhex(wire), data
         # the peer's own CRC (independent code) agrees
         from modbus_peer import crc16
         assert crc16(bytes.fromhex(data)) == crc
-    assert modbus_rtu.crc16(b"123456789") == 0x4B37
-    assert modbus_rtu.crc16(b"123456789xx", 9) == 0x4B37
+    assert modbus_frame.crc16(b"123456789") == 0x4B37
+    assert modbus_frame.crc16(b"123456789xx", 9) == 0x4B37
 
 
 def test_decoders_match_struct():
     raw = struct.pack(">f", -1500.5) + struct.pack(">i", -20000) + struct.pack(">H", 0x8001)
     mv = memoryview(raw)
-    assert modbus_rtu.f32(mv, 0) == -1500.5
-    assert modbus_rtu.s32(mv, 2) == -20000
-    assert modbus_rtu.u32(mv, 2) == 0xFFFFB1E0
-    assert modbus_rtu.s16(mv, 4) == -32767 and modbus_rtu.u16(mv, 4) == 0x8001
+    assert modbus_decode.f32(mv, 0) == -1500.5
+    assert modbus_decode.s32(mv, 2) == -20000
+    assert modbus_decode.u32(mv, 2) == 0xFFFFB1E0
+    assert modbus_decode.s16(mv, 4) == -32767 and modbus_decode.u16(mv, 4) == 0x8001
     swapped = raw[2:4] + raw[0:2]  # low word first
-    assert modbus_rtu.f32(memoryview(swapped), 0, "le") == -1500.5
+    assert modbus_decode.f32(memoryview(swapped), 0, "le") == -1500.5
+
+
+def test_frames_alone():
+    """modbus_frame on its own (no UART, no asyncio): the request, reply lengths, reply checks."""
+    tx = bytearray(8)
+    modbus_frame.encode_read(tx, 1, 4, 0, 2)
+    assert tx == bytes.fromhex("01 04 00 00 00 02 71 CB")
+    good = bytearray.fromhex("01 04 04 43 66 33 34 1B 38")
+    assert modbus_frame.reply_length(good, 4) == 9
+    modbus_frame.check_reply(good, 9, 9, 1, 4, 0, 2)  # no raise
+    assert modbus_decode.f32(memoryview(good)[3:7], 0) == struct.unpack(">f", bytes.fromhex("43663334"))[0]
+    bad = bytearray(good)
+    bad[4] ^= 0x01
+    with pytest.raises(modbus_frame.ModbusCRCError):
+        modbus_frame.check_reply(bad, 9, 9, 1, 4, 0, 2)
+    with pytest.raises(modbus_frame.ModbusError, match="reply from slave 1"):
+        modbus_frame.check_reply(good, 9, 9, 2, 4, 0, 2)
+    with pytest.raises(modbus_frame.ModbusError, match="reply carries 4 bytes, want 6"):
+        modbus_frame.check_reply(good, 9, 9, 1, 4, 0, 3)
+    with pytest.raises(modbus_frame.ModbusError, match="short frame, 5 bytes"):
+        modbus_frame.check_reply(good, 5, 9, 1, 4, 0, 2)
+    exc = bytearray.fromhex("01 84 02 00 00")
+    crc = modbus_frame.crc16(exc, 3)
+    exc[3], exc[4] = crc & 0xFF, crc >> 8
+    assert modbus_frame.reply_length(exc, 4) == 5
+    with pytest.raises(modbus_frame.ModbusError, match="illegal data address") as e:
+        modbus_frame.check_reply(exc, 5, 5, 1, 4, 0, 2)
+    assert e.value.code == 2
+    assert modbus_frame.reply_length(bytearray.fromhex("01 03 04"), 4) == -1  # another function
+    with pytest.raises(modbus_frame.ModbusError, match="garbage on the line"):
+        modbus_frame.check_reply(bytearray.fromhex("01 03 04"), 3, -1, 1, 4, 0, 2)
+    # the master raises the same classes
+    assert modbus_rtu.ModbusError is modbus_frame.ModbusError
+    assert modbus_rtu.ModbusTimeout is modbus_frame.ModbusTimeout
 
 
 def _f32_words(x):
@@ -143,11 +180,11 @@ def test_modbus_read_tool_under_unix_port(bus):
 
 
 HANGUP_SCRIPT = """
-import sys, asyncio, machine, modbus_rtu
+import sys, asyncio, machine, modbus_rtu, modbus_decode
 async def main():
     bus = modbus_rtu.ModbusRTU(machine.UART(1, port=sys.argv[1]), 9600, timeout_ms=300, retries=1)
     mv = await bus.read(1, 4, 0, 2)
-    print("first", modbus_rtu.u16(mv, 0))
+    print("first", modbus_decode.u16(mv, 0))
     sys.stdin.readline()  # the test pulls the plug meanwhile
     try:
         await bus.read(1, 4, 0, 2)

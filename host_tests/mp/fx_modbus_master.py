@@ -6,7 +6,7 @@ import gc
 import time
 import asyncio
 import machine
-import modbus_rtu
+import modbus_decode
 from modbus_rtu import ModbusRTU, ModbusError, ModbusTimeout, ModbusCRCError
 from mptest import check, eq, near, done
 
@@ -112,19 +112,19 @@ async def main():
     # --- known values, FC04 and FC03, both word orders, both slaves
     mv = await bus.read(1, 4, 0, 4)
     eq(len(mv), 8, "4 registers = 8 bytes")
-    near(modbus_rtu.f32(mv, 0), 230.2, 0.001, "f32 BE 0x43663334")
-    eq(modbus_rtu.u32(mv, 2, "le"), 0x00012345, "u32 low word first")
+    near(modbus_decode.f32(mv, 0), 230.2, 0.001, "f32 BE 0x43663334")
+    eq(modbus_decode.u32(mv, 2, "le"), 0x00012345, "u32 low word first")
     mv = await bus.read(1, 3, 100, 3)
-    eq(modbus_rtu.s16(mv, 0), -1234, "s16")
-    eq(modbus_rtu.u16(mv, 1), 65535, "u16")
-    eq(modbus_rtu.u16(mv, 2), 0, "a gap inside a group reads as 0")
+    eq(modbus_decode.s16(mv, 0), -1234, "s16")
+    eq(modbus_decode.u16(mv, 1), 65535, "u16")
+    eq(modbus_decode.u16(mv, 2), 0, "a gap inside a group reads as 0")
     mv = await bus.read(1, 3, 40000, 2)
-    eq(modbus_rtu.s32(mv, 0), -20000, "s32 high word first")
+    eq(modbus_decode.s32(mv, 0), -20000, "s32 high word first")
     mv = await bus.read(2, 3, 0x2012, 2)  # the second slave on the same line
-    near(modbus_rtu.f32(mv, 0), -1500.5, 0.001, "slave 2 f32")
+    near(modbus_decode.f32(mv, 0), -1500.5, 0.001, "slave 2 f32")
     mv = await bus.read(1, 4, 0, 125)
     eq(len(mv), 250, "125 registers, the largest read")
-    eq(modbus_rtu.u16(mv, 50), 50 * 7, "register 50 of 125")
+    eq(modbus_decode.u16(mv, 50), 50 * 7, "register 50 of 125")
     eq(bus.ok, 5, "five good reads")
 
     # --- frame silence: >= 3.5 characters between any received byte and the next request
@@ -162,7 +162,7 @@ async def main():
     e = await expect_error(bus, ModbusCRCError, 1, 4, 20, 2)  # "crc"
     check("bad CRC" in str(e), str(e))
     mv = await bus.read(1, 4, 21, 2)  # "crc_once": the retry succeeds
-    eq(modbus_rtu.u16(mv, 0), 21 * 7, "value after a CRC retry")
+    eq(modbus_decode.u16(mv, 0), 21 * 7, "value after a CRC retry")
 
     e = await expect_error(bus, ModbusError, 1, 4, 30, 2)  # "exc02"
     eq(e.code, 2, "exception code 02")
@@ -172,7 +172,7 @@ async def main():
 
     n_before = bus.exceptions
     mv = await bus.read(1, 4, 40, 2)  # "busy_once": 06 then the value
-    eq(modbus_rtu.u16(mv, 0), 40 * 7, "value after busy")
+    eq(modbus_decode.u16(mv, 0), 40 * 7, "value after busy")
     eq(bus.exceptions - n_before, 1, "one busy reply counted")
     e = await expect_error(bus, ModbusError, 1, 4, 41, 2)  # "busy" always
     eq(e.code, 6, "busy every time -> error code 06 after the retries")
@@ -180,7 +180,7 @@ async def main():
     e = await expect_error(bus, ModbusError, 1, 4, 50, 2)  # "garbage"
     check("garbage" in str(e), str(e))
     mv = await bus.read(1, 4, 51, 2)  # "garbage_once"
-    eq(modbus_rtu.u16(mv, 0), 51 * 7, "value after garbage")
+    eq(modbus_decode.u16(mv, 0), 51 * 7, "value after garbage")
 
     e = await expect_error(bus, ModbusError, 1, 4, 80, 2)  # "wrong_slave"
     check("reply from slave 2" in str(e), str(e))
@@ -194,35 +194,35 @@ async def main():
     # a 0x00 glitch before the reply is skipped; an adapter's echo of the request is dropped
     # when the bus is told about it (and is an error when not)
     mv = await bus.read(1, 4, 70, 2)
-    eq(modbus_rtu.u16(mv, 0), 70 * 7, "value after a glitch byte")
+    eq(modbus_decode.u16(mv, 0), 70 * 7, "value after a glitch byte")
     bus.retries = 0
     e = await expect_error(bus, ModbusError, 1, 4, 75, 2)
     bus.local_echo = True
     mv = await bus.read(1, 4, 75, 2)
-    eq(modbus_rtu.u16(mv, 0), 75 * 7, "value behind the echo")
+    eq(modbus_decode.u16(mv, 0), 75 * 7, "value behind the echo")
     bus.local_echo = False
     bus.retries = 2
 
     # a pause inside the reply: 10 ms is tolerated (USB adapters deliver in bursts), 150 ms is a
     # broken frame (idle limit 50 ms); junk after a good reply is drained before the next request
     mv = await bus.read(1, 4, 71, 2)
-    eq(modbus_rtu.u16(mv, 0), 71 * 7, "value across a 10 ms pause")
+    eq(modbus_decode.u16(mv, 0), 71 * 7, "value across a 10 ms pause")
     bus.retries = 0
     e = await expect_error(bus, ModbusError, 1, 4, 72, 2)
     check("short frame, 4 bytes" in str(e), str(e))
     bus.retries = 2  # the broken frame's tail arrives late, into the next request: one retry
     mv = await bus.read(1, 4, 0, 4)
-    near(modbus_rtu.f32(mv, 0), 230.2, 0.001, "right value after a broken frame")
+    near(modbus_decode.f32(mv, 0), 230.2, 0.001, "right value after a broken frame")
     bus.retries = 0
     mv = await bus.read(1, 4, 73, 2)
-    eq(modbus_rtu.u16(mv, 0), 73 * 7, "value with junk after it")
+    eq(modbus_decode.u16(mv, 0), 73 * 7, "value with junk after it")
     mv = await bus.read(1, 4, 74, 1)  # the junk must not spoil this one (no retries left)
-    eq(modbus_rtu.u16(mv, 0), 74 * 7, "next read after trailing junk")
+    eq(modbus_decode.u16(mv, 0), 74 * 7, "next read after trailing junk")
     bus.retries = 2
 
     # slow device: 400 ms late; fine with a 1 s timeout, a timeout with 150 ms
     mv = await bus.read(1, 4, 60, 2, timeout_ms=1000)
-    eq(modbus_rtu.u16(mv, 0), 60 * 7, "slow reply within the timeout")
+    eq(modbus_decode.u16(mv, 0), 60 * 7, "slow reply within the timeout")
     bus.retries = 0
     e = await expect_error(bus, ModbusTimeout, 1, 4, 60, 2, timeout_ms=150)
     # the late reply arrives after the next request went out: it must not be taken for the
@@ -230,7 +230,7 @@ async def main():
     bus.retries = 2
     bad = bus.bad_frames
     mv = await bus.read(1, 4, 0, 4, timeout_ms=1000)
-    near(modbus_rtu.f32(mv, 0), 230.2, 0.001, "right value after a late reply")
+    near(modbus_decode.f32(mv, 0), 230.2, 0.001, "right value after a late reply")
     eq(bus.bad_frames - bad, 1, "the late reply was rejected once")
 
     # a slave that is not on the bus
@@ -249,7 +249,7 @@ async def main():
     async def reader(slave, fc, addr, want):
         for _ in range(3):
             mv = await bus.read(slave, fc, addr, 1)
-            eq(modbus_rtu.u16(mv, 0), want, "shared bus slave %d" % slave)
+            eq(modbus_decode.u16(mv, 0), want, "shared bus slave %d" % slave)
     await asyncio.gather(reader(1, 4, 7, 49), reader(2, 3, 0x2012, 0xC4BB))
 
     # --- memory per read on the happy path, the master's own share: a canned UART that
@@ -265,7 +265,7 @@ async def main():
         mv = await cbus.read(1, 4, 0, 2)
     per = (gc.mem_alloc() - a0) // 10
     gc.enable()
-    near(modbus_rtu.f32(mv, 0), 230.2, 0.001, "canned reply")
+    near(modbus_decode.f32(mv, 0), 230.2, 0.001, "canned reply")
     print("heap bytes allocated per read (master + asyncio):", per)
     # two coroutine frames (read, _transact); 64-bit pointers on the unix port, half on the ESP32
     check(per <= 1024, "allocation per read %d bytes" % per)
@@ -301,7 +301,7 @@ async def main():
     # --- no DE pin (auto-direction transceiver)
     bus2 = ModbusRTU(uart, 9600, de_pin=None, timeout_ms=500)
     mv = await bus2.read(2, 3, 0x2012, 2)
-    near(modbus_rtu.f32(mv, 0), -1500.5, 0.001, "no DE pin")
+    near(modbus_decode.f32(mv, 0), -1500.5, 0.001, "no DE pin")
     uart.deinit()
 
 
