@@ -4,7 +4,7 @@
 import asyncio
 from micropython import const
 from app.core import clock
-from app.core.units import kilo
+from app.core.site import kilo
 
 _WATCH_MS = const(1000)
 _POLL_MS = const(50)

@@ -5,7 +5,6 @@
 import json
 import os
 from micropython import const
-from app.core.log import mask
 
 PATH = "config.json"
 DEFAULT_ENDPOINT = "https://api.chargehq.net/api/public/push-solar-data"
@@ -314,3 +313,8 @@ def secret_values(data):
                 if isinstance(v, str) and v:
                     out.append(v)
     return out
+
+
+def mask(secret):
+    """A secret as shown anywhere (console, log, pages): never any of its characters."""
+    return "(set, hidden)" if secret else "(not set)"

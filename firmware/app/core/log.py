@@ -2,6 +2,7 @@
 import time
 from micropython import const
 from app.core.clock import fmt_uptime
+from app.core.config import mask
 
 _SIZE = const(4096)  # bytes of the RAM ring: ~30-40 typical lines
 _HEAD = const(6)     # a record: time (4 bytes), level (1), length (1), then the message (UTF-8)
@@ -127,8 +128,3 @@ def scrub(text, secrets):
             text = text[:i] + "****" + text[i + n:]
             i = text.find(head, i + 4)
     return text
-
-
-def mask(secret):
-    """A secret as shown anywhere (console, log, pages): never any of its characters."""
-    return "(set, hidden)" if secret else "(not set)"

@@ -6,7 +6,7 @@ import time
 from micropython import const
 from app.core import clock, localtime
 from app.core import validate
-from app.core.units import kilo
+from app.core.site import kilo
 from app.core.energy import Energy
 from app.core.history import History
 from app.core.site import Site

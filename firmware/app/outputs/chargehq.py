@@ -7,7 +7,7 @@ import gc
 from micropython import const
 from app.core import clock, validate
 from app.core.scheduler import App
-from app.core.units import kilo
+from app.core.site import kilo
 from app.outputs import payload
 from app.outputs.pusher import Pusher
 

@@ -2,7 +2,7 @@
 # 32-bit floats would print 17511.878 kWh as 17511.88).
 import json
 from app.core.clock import unix_ms
-from app.core.units import kilo
+from app.core.site import kilo
 
 
 def body(api_key, site=None, consumption_w=None, energy_wh=None, error=None, tsms_s=None):

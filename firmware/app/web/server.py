@@ -22,7 +22,8 @@ _MAX_LINES = const(40)       # request line + header lines
 _READ = const(512)           # bytes read at a time while the request comes in
 # loaded for one request, dropped after it (see Web.forget)
 _FORGET = ("app.web.webforms", "app.web.setupsave", "app.web.setupsources", "app.web.formdata", "app.sources",
-           "app.core.boards", "app.system.wifi", "app.web.backup", "app.web.statusview", "app.core.tzrules")
+           "app.core.boards", "app.system.wifi", "app.web.backup", "app.core.backup", "app.web.statusview",
+           "app.core.tzrules")
 
 Request.max_content_length = MAX_BODY
 Request.max_body_length = MAX_BODY

@@ -4,7 +4,8 @@ import asyncio
 import json
 import https_post
 from app.core import config
-from app.core.log import scrub, mask
+from app.core.config import mask
+from app.core.log import scrub
 from app.core.log import Log
 from app.outputs.pusher import Pusher
 from app.outputs.chargehq import ChargeHQApp as App
