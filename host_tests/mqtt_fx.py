@@ -5,6 +5,8 @@ import time
 
 import paho.mqtt.client as paho
 
+from mp import free_port
+
 
 class Watcher:
     """A paho-mqtt client subscribed to `topic`, keeping (topic, payload, retain) of every message."""

@@ -257,7 +257,7 @@ def test_cpython_decodes_the_notes_alike():
     to the same site values as under MicroPython."""
     import asyncio
     import importlib
-    for p in (str(ROOT / "host_tests" / "cpython"), str(ROOT / "firmware")):
+    for p in (str(ROOT / "host_tests" / "cpython"), str(ROOT / "firmware"), str(ROOT / "lib")):
         if p not in sys.path:
             sys.path.insert(0, p)
     modbus = importlib.import_module("app.sources.modbus")
