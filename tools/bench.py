@@ -133,15 +133,15 @@ def sources(env):
     out = [("simulated", {"type": "simulated", "speed": 60}, None, {}, None)]
     board_file = ROOT / "boards" / "circuitsetup_split.json"
     if (ROOT / "firmware" / "app" / "sources" / "ct.py").exists() and board_file.exists():
-        sim = _sim_module()
-        src = sim.default_source("atm90e32", None)
+        import sim_config
+        src = sim_config.default_source("atm90e32", None)
         # (long or multi-line arguments crash the PyPI micropython launcher: boards go by name)
         out.append(("ATM90E32 (split-phase board, chip model)", src, "circuitsetup_split",
                     {"ESPSIM_ATM90E32": "day"}, None))
     if (ROOT / "firmware" / "app" / "sources" / "modbus.py").exists() \
             and (ROOT / "tools" / "modbus_peer.py").exists():
-        sim = _sim_module()
-        src = sim.default_source("modbus", None)
+        import sim_config
+        src = sim_config.default_source("modbus", None)
         out.append(("Modbus RTU (SDM630 on a pty, pymodbus peer)", src, None, None, "sdm630"))
     return out
 
