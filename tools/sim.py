@@ -92,7 +92,6 @@ def to_der(path):
     return raw
 
 
-
 def new_device(fs, endpoint, ca_der, argv=(), config=None, serial=False):
     """A new device in fs (wiped first) set up as `sim.py --fresh --state-dir FS ARGV...` would
     set it up, with config ({section: {key: value}}) merged into its config.json, its output
