@@ -20,6 +20,9 @@ Works the same against the virtual board (tools/vboard.py): the MicroPython unix
 soft-reset or machine.reset(), so every mpremote call uses `resume` (no soft reset on connect; the
 board's running app is stopped by the Ctrl-C mpremote sends) and the final reset is skipped when
 the board says sys.platform == "linux".
+
+What runs on the board and mpremote itself are in tools/deploy_board.py; the heap check of step 2
+in tools/deploy_fit.py.
 """
 import argparse
 import hashlib
@@ -28,121 +31,15 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-MPREMOTE = str(ROOT / ".venv" / "bin" / "mpremote")
+sys.path.insert(0, str(ROOT / "tools"))
+from deploy_board import MKDIRS, PROBE, REMOVE, VERIFY, DeployError, mpremote, parse  # noqa: E402
+from deploy_fit import check_fits  # noqa: E402  (does the app as .mpy fit the board's heap?)
+
 KEEP = ("config.json",)  # the device's own settings: never touched
 # ours alone: a module there that the build no longer has is removed; ota/ (over-the-air update
 # slots and their pointer, docs/ota.md) goes whole, so the version deployed here is the one that runs
 PRUNE_DIRS = ("app", "ota")
 WDT_STRETCH_MS = 30 * 60 * 1000  # an armed ESP32 watchdog cannot be stopped, only re-armed longer
-# The heap the app as .mpy files needs (whole firmware in normal mode), by word size: `make bench`
-# measured 198 KB on the 32-bit ESP32 shape and 304 KB on 64-bit (2026-12-07, "Smallest
-# -X heapsize, whole firmware in normal mode", docs/benchmarks.md), plus headroom for
-# fragmentation over days. A plain ESP32 has 111,936 B: it needs the frozen image; a PSRAM board
-# has megabytes.
-MPY_NEEDS = {32: 224 * 1024, 64: 352 * 1024}
-IDF_RESERVE = 40 * 1024  # IDF heap an ESP32 must keep for Wi-Fi and mbedTLS (MicroPython PR #13219)
-
-_HASH_FN = r"""
-import sys, os, hashlib, binascii
-_b = bytearray(512)
-_m = memoryview(_b)
-def _h(p):
-    try:
-        f = open(p, 'rb')
-    except OSError:
-        return '-'
-    h = hashlib.sha256()
-    while True:
-        n = f.readinto(_b)
-        if not n:
-            break
-        h.update(_m[:n])
-    f.close()
-    return binascii.hexlify(h.digest()).decode()
-"""
-
-_PROBE = _HASH_FN + r"""
-print('DEPLOY-PLATFORM', sys.platform)
-import gc
-gc.collect()
-_idf = -1
-try:
-    import esp32
-    _idf = sum(h[1] for h in esp32.idf_heap_info(esp32.HEAP_DATA))
-except Exception:
-    pass
-print('DEPLOY-HEAP', gc.mem_free() + gc.mem_alloc(), _idf, sys.maxsize)
-_app = sys.modules.pop('app', None)
-_p = sys.path[:]
-sys.path[:] = ['.frozen']
-_frozen = 0
-try:
-    import app
-    _frozen = 1
-except ImportError:
-    pass
-sys.path[:] = _p
-sys.modules.pop('app', None)
-if _app:
-    sys.modules['app'] = _app
-print('DEPLOY-FROZEN', _frozen)
-if sys.platform == 'esp32' or %(as_esp32)r:
-    import machine
-    machine.WDT(timeout=%(wdt)d).feed()
-for p in %(files)r:
-    print('DEPLOY-H', _h(p), p)
-def _walk(d):
-    try:
-        for e in os.ilistdir(d):
-            p = d + '/' + e[0]
-            if e[1] & 0x4000:
-                _walk(p)
-            else:
-                print('DEPLOY-F', p)
-    except OSError:
-        pass
-for d in %(prune)r:
-    _walk(d)
-for p in %(mpy)r:
-    try:
-        os.stat(p[:-4] + '.py')
-        print('DEPLOY-F', p[:-4] + '.py')
-    except OSError:
-        pass
-"""
-
-_MKDIRS = r"""
-import os
-for d in %r:
-    try:
-        os.mkdir(d)
-    except OSError:
-        pass
-"""
-
-_REMOVE = r"""
-import os
-for p in %r:
-    try:
-        os.remove(p)
-        print('DEPLOY-RM', p)
-    except OSError as e:
-        print('DEPLOY-RMFAIL', p, e)
-for d in %r:
-    try:
-        os.rmdir(d)
-    except OSError:
-        pass
-"""
-
-_VERIFY = _HASH_FN + r"""
-for p in %r:
-    print('DEPLOY-H', _h(p), p)
-"""
-
-
-class DeployError(Exception):
-    pass
 
 
 def sha256(path):
@@ -189,42 +86,6 @@ def check_port(port):
         "No board is plugged in (no /dev/ttyUSB* or /dev/ttyACM*): connect it with a data USB cable"))
 
 
-def mpremote(port, *args, timeout=120):
-    cmd = [MPREMOTE, "connect", port, "resume"] + list(args)
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if res.returncode:
-        # what mpremote said, not the script it was sending (tens of lines of internals)
-        said = (res.stderr.strip() or res.stdout.strip()).splitlines()[-3:]
-        raise DeployError("mpremote %s on %s failed (exit %d): %s" % (
-            args[0] if args else "", port, res.returncode, " / ".join(said) or "no output"))
-    return res.stdout
-
-
-def parse(out, board=None):
-    """-> (platform, {path: hash or '-'}, [files listed], [removed]); board (a dict) gets what the
-    probe said of the heap ("heap", "idf_free", "bits") and the app ("frozen")."""
-    platform, hashes, listed, removed = None, {}, [], []
-    board = {} if board is None else board
-    for line in out.splitlines():
-        parts = line.strip().split(" ", 2)
-        if parts[0] == "DEPLOY-PLATFORM":
-            platform = parts[1]
-        elif parts[0] == "DEPLOY-HEAP" and len(parts) == 3:
-            idf, maxsize = parts[2].split()
-            board.update(heap=int(parts[1]), idf_free=int(idf), bits=32 if int(maxsize) < 2 ** 32 else 64)
-        elif parts[0] == "DEPLOY-FROZEN":
-            board["frozen"] = parts[1] == "1"
-        elif parts[0] == "DEPLOY-H" and len(parts) == 3:
-            hashes[parts[2]] = parts[1]
-        elif parts[0] == "DEPLOY-F" and len(parts) == 2:
-            listed.append(parts[1])
-        elif parts[0] == "DEPLOY-RM" and len(parts) == 2:
-            removed.append(parts[1])
-        elif parts[0] == "DEPLOY-RMFAIL":
-            raise DeployError("could not remove %s on the board" % line.split(" ", 2)[1:])
-    return platform, hashes, listed, removed
-
-
 def folders(paths):
     out = set()
     for p in paths:
@@ -240,43 +101,13 @@ def code_dirs(paths):
     return [d for d in dirs if all(p.endswith(".mpy") for p in paths if p.startswith(d + "/"))]
 
 
-def heap_capacity(info):
-    """The most GC heap the app can count on, in bytes: what the board has now, plus on an ESP32
-    what the heap may still grow into while leaving the IDF heap its reserve for Wi-Fi and TLS."""
-    heap = info.get("heap", 0)
-    if info.get("idf_free", -1) > 0:
-        heap += max(0, info["idf_free"] - IDF_RESERVE)
-    return heap
-
-
-def check_fits(info, force=False, log=print):
-    """Refuse a .mpy deploy onto a board whose heap cannot hold the app (DeployError), naming the
-    ways out; a board with the app frozen in gets data files only."""
-    if info.get("frozen") or "heap" not in info:
-        return
-    need = MPY_NEEDS[info.get("bits", 32)]
-    have = heap_capacity(info)
-    if have >= need:
-        return
-    msg = ("this board's MicroPython heap holds %d KB; the app as .mpy files needs about %d KB "
-           "(docs/benchmarks.md: whole firmware in normal mode). It would run out of memory (status page "
-           "not started, meter errors, pushes lost). Two ways out:\n"
-           "  1. flash the firmware image with the app frozen in (docs/deploy.md, 'Firmware image'); "
-           "then `make deploy` copies only the data files\n"
-           "  2. a board with PSRAM running ESP32_GENERIC-SPIRAM, where the .mpy files fit easily\n"
-           "(--force deploys anyway)" % (have // 1024, need // 1024))
-    if not force:
-        raise DeployError(msg)
-    log("deploy: WARNING (--force): " + msg.split("\n")[0])
-
-
 def deploy(port, build="build", board=None, dry_run=False, log=print, as_esp32=False, force=False):
     """-> dict(platform, copied, unchanged, removed, reset, frozen). as_esp32: treat a virtual board
     that runs the ESP32 stand-ins (tools/vboard.py --esp32-stand-ins) as a chip: stretch its
     watchdog, reset it. A board with the app frozen in gets only the data files (the app and lib
     .mpy files, which would shadow the frozen ones, are removed from it)."""
     files = local_files(build, board)
-    probe = _PROBE % {"wdt": WDT_STRETCH_MS, "as_esp32": bool(as_esp32), "files": sorted(files),
+    probe = PROBE % {"wdt": WDT_STRETCH_MS, "as_esp32": bool(as_esp32), "files": sorted(files),
                       "prune": list(PRUNE_DIRS), "mpy": sorted(r for r in files if r.endswith(".mpy"))}
     info = {}
     platform, have, listed, _ = parse(mpremote(port, "exec", probe), info)
@@ -308,13 +139,13 @@ def deploy(port, build="build", board=None, dry_run=False, log=print, as_esp32=F
     if stale:
         # a frozen board: the emptied code folders go too (an empty app/ would shadow the frozen one)
         empty = sorted(code_dirs(stale), key=lambda d: -d.count("/")) if frozen else []
-        args += ["exec", _REMOVE % (stale, empty), "+"]
+        args += ["exec", REMOVE % (stale, empty), "+"]
     if changed:  # (only now: nothing is written on a board that the checks above refused)
-        args += ["exec", _MKDIRS % folders(changed), "+"]
+        args += ["exec", MKDIRS % folders(changed), "+"]
     for r in changed:
         args += ["fs", "cp", "-f", str(files[r]), ":" + r, "+"]
     if changed:
-        args += ["exec", _VERIFY % changed]
+        args += ["exec", VERIFY % changed]
     if not virtual:
         args += (["+"] if args else []) + ["reset"]
     if args:

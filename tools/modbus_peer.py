@@ -9,7 +9,8 @@
   (`stop.requests`: list of (slave, fc, addr, count)). No root, no socat: two os.openpty() pairs.
 - `registers`: {"hr": {addr: u16}, "ir": {addr: u16}} with 0-based wire addresses; or a profile
   name (the values come from tools/modbus_values.registers_for(name)); or several slaves on one bus:
-  {slave_id: registers-or-profile-name, ...} (then `slave` is ignored).
+  {slave_id: registers-or-profile-name, ...} (then `slave` is ignored). They become pymodbus
+  devices in tools/modbus_peer_registers.py; the CRC and the raw ptys are tools/modbus_peer_wire.py.
   Interior gaps shorter than 125 registers read as 0 (a real meter answers a grouped read over
   registers it does not document); addresses far from any defined register give exception 02.
   Slave ids not on the bus get no answer, like on a real line.
@@ -37,80 +38,9 @@ import os
 import select
 import threading
 import time
-import tty
 
-_GAP_FILL = 125
-
-
-def crc16(data):
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-def with_crc(body):
-    c = crc16(body)
-    return bytes(body) + bytes([c & 0xFF, c >> 8])
-
-
-def _slave_map(registers, slave):
-    """-> {slave_id: {"hr": {addr: u16}, "ir": {addr: u16}}}"""
-    if isinstance(registers, str):
-        return {slave: _regs_of(registers)}
-    if registers and all(isinstance(k, int) for k in registers):
-        return {int(k): _regs_of(v) for k, v in registers.items()}
-    return {slave: _regs_of(registers)}
-
-
-def _regs_of(spec):
-    if isinstance(spec, str):
-        from modbus_values import registers_for  # tools/modbus_values.py: imported only when needed
-        spec = registers_for(spec)
-    out = {}
-    for table in ("hr", "ir"):
-        regs = {}
-        for a, v in (spec.get(table) or {}).items():
-            a, v = int(a), int(v)
-            if not 0 <= a <= 0xFFFF or not 0 <= v <= 0xFFFF:
-                raise ValueError("register %s %d = %d out of range" % (table, a, v))
-            regs[a] = v
-        out[table] = regs
-    return out
-
-
-def _blocks(regs):
-    """Sorted register dict -> SimData list: runs with small gaps filled with 0."""
-    from pymodbus.simulator import SimData, DataType
-    if not regs:
-        return [SimData(0, values=[0], datatype=DataType.REGISTERS)]
-    addrs = sorted(regs)
-    runs, start, vals = [], addrs[0], [regs[addrs[0]]]
-    for a in addrs[1:]:
-        nxt = start + len(vals)
-        if a - nxt < _GAP_FILL:
-            vals.extend([0] * (a - nxt))
-            vals.append(regs[a])
-        else:
-            runs.append((start, vals))
-            start, vals = a, [regs[a]]
-    runs.append((start, vals))
-    return [SimData(s, values=v, datatype=DataType.REGISTERS) for s, v in runs]
-
-
-def _device(slave, regs):
-    from pymodbus.simulator import SimData, SimDevice, DataType
-    bits = [SimData(0, values=[False], datatype=DataType.BITS)]
-    return SimDevice(slave, simdata=(bits, list(bits), _blocks(regs["hr"]), _blocks(regs["ir"])))
-
-
-def _raw_pty():
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    tty.setraw(master)
-    return master, slave, os.ttyname(slave)
+from modbus_peer_registers import device, slave_map
+from modbus_peer_wire import crc16, raw_pty, reply_len, with_crc
 
 
 class _Peer:
@@ -121,8 +51,8 @@ class _Peer:
         self.fired = set()
         self.requests = []
         self.stopping = threading.Event()
-        self.dev_m, self.dev_s, self.path = _raw_pty()      # the firmware's end
-        self.srv_m, self.srv_s, self.srv_path = _raw_pty()  # pymodbus's end
+        self.dev_m, self.dev_s, self.path = raw_pty()      # the firmware's end
+        self.srv_m, self.srv_s, self.srv_path = raw_pty()  # pymodbus's end
         self.ready = threading.Event()
         self.error = None
         self.loop = None
@@ -135,7 +65,7 @@ class _Peer:
 
         async def main():
             self.loop = asyncio.get_running_loop()
-            devices = [_device(sid, regs) for sid, regs in sorted(self.slaves.items())]
+            devices = [device(sid, regs) for sid, regs in sorted(self.slaves.items())]
             self.server = ModbusSerialServer(devices, framer=FramerType.RTU, port=self.srv_path,
                                              baudrate=self.baud, ignore_missing_devices=True)
             await self.server.serve_forever(background=True)
@@ -171,7 +101,7 @@ class _Peer:
         buf = b""
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
-            need = _reply_len(buf)
+            need = reply_len(buf)
             if need and len(buf) >= need:
                 return buf[:need]
             r, _, _ = select.select([self.srv_m], [], [], 0.05)
@@ -282,21 +212,11 @@ class _Peer:
                 pass
 
 
-def _reply_len(buf):
-    if len(buf) < 3:
-        return 0
-    if buf[1] & 0x80:
-        return 5
-    if buf[1] in (1, 2, 3, 4):
-        return 5 + buf[2]
-    return 8  # FC05/06/15/16 echo 8 bytes
-
-
 def start_peer(registers, slave=1, baud=9600, faults=None):
     """Start the peer; returns (path of the device end, stop()). stop.requests lists what it saw."""
     import logging
     logging.getLogger("pymodbus").setLevel(logging.ERROR)  # its deprecation chatter
-    peer = _Peer(_slave_map(registers, slave), baud, faults)
+    peer = _Peer(slave_map(registers, slave), baud, faults)
     server = threading.Thread(target=peer._serve, daemon=True)
     bridge = threading.Thread(target=peer._bridge, daemon=True)
     peer.threads = [server, bridge]

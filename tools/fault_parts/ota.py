@@ -1,4 +1,4 @@
-"""The fault suite's `ota` part (tools/faults.py): power cuts at random points of over-the-air
+"""Fault part `ota` (tools/faults.py): power cuts at random points of over-the-air
 updates. Four simulated meters (the unchanged firmware) each take update after update through the
 LAN endpoint, as `make ota` sends them (tools/ota.py), and are killed (SIGKILL: a power cut, RTC
 memory lost) at a random moment: while the manifest or a file streams in, at the commit, during
@@ -16,13 +16,15 @@ import time
 
 import ota as ota_tool
 import ota_fx
+from fault_parts import common
+from fault_parts.common import Result, recorded_pushes
 
 _RESTORED = re.compile(r"energy: restored from ([^:]+): import (\d+) Wh, export (\d+) Wh")
 _READING = re.compile(r"import ([\d.]+) export ([\d.]+) kWh")
 _BROKEN_TEXT = "this version cannot start"
 
 
-def part_ota(tmp, n, seed, Result, pushes_of, sim_argv=()):
+def run(tmp, n, seed):
     import fake_chargehq
     r = Result("ota", "power cuts at random points of over-the-air updates (upload, commit, restart, "
                       "trial, confirmation), 1 in 6 a version that cannot start")
@@ -40,7 +42,7 @@ def part_ota(tmp, n, seed, Result, pushes_of, sim_argv=()):
                          extra_cfg={"device": {"report_s": 1, "watchdog_s": 0},
                                     "energy": {"checkpoint_s": 60},
                                     "source": {"type": "simulated", "speed": speed, "peak_solar_w": 12000}},
-                         argv=sim_argv)
+                         argv=common.SIM_ARGV)
         m.dev.cfg["chargehq"]["api_key"] = "ota-key-0123456789-%04d" % i
         (m.dev.fs / "config.json").write_text(__import__("json").dumps(m.dev.cfg, indent=1))
         meters.append(m)
@@ -126,7 +128,7 @@ def part_ota(tmp, n, seed, Result, pushes_of, sim_argv=()):
                 if mm:
                     seen = (round(float(mm.group(1)) * 1000), round(float(mm.group(2)) * 1000))
                     best = (max(best[0], seen[0]), max(best[1], seen[1]))
-    ps = pushes_of(chq)
+    ps = recorded_pushes(chq)
     by_key = {}
     for p in ps:
         sm = p["body"].get("siteMeters")

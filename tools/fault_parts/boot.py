@@ -1,4 +1,4 @@
-"""The `boot` part of `make faults` (tools/faults.py): every state file the firmware reads at
+"""Fault part `boot` of `make faults` (tools/faults.py): every state file the firmware reads at
 boot is mutated in turn, and the whole firmware (boot.py, main.py on a simulated chip) must come
 up every time, in running mode (a reading) or in set-up mode (the set-up network open), without
 a traceback. Files: config.json, config.json.tmp (config.json gone: a cut in the middle of a
@@ -10,6 +10,8 @@ import os
 import random
 import shutil
 import time
+
+from fault_parts.common import Result, make_device
 
 HEAP = 512 * 1024          # the interpreter's heap for these boots (the big file is larger)
 BIG = HEAP + 256 * 1024
@@ -51,7 +53,16 @@ def mutate(raw, kind, rng):
     return b" " * BIG  # huge: more than the whole heap (and "flip"/"truncate" of an absent file)
 
 
-def part_boot(tmp, n, seed, make_device, Result, ca, url):
+def run(tmp, n, seed):
+    import fake_chargehq
+    srv, url, ca = fake_chargehq.serve(str(tmp / "boot-chq"), 0, 0, out=open(os.devnull, "w"))
+    try:
+        return _boots(tmp, n, seed, ca, url)
+    finally:
+        srv.shutdown()
+
+
+def _boots(tmp, n, seed, ca, url):
     r = Result("boot", "every state file read at boot mutated (%s); the firmware must come up in "
                        "running or set-up mode" % ", ".join(FILES))
     rng = random.Random(seed)
