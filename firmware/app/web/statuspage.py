@@ -37,10 +37,12 @@ def register(web, app):
             return v.chart_parts(*v.now_args(app)), 200, {"Content-Type": "text/html; charset=UTF-8",
                                                           "Cache-Control": "no-store"}
         from app.web.html import render
-        st = _status(app)
-        return page("Charge HQ meter", render("status", {"live": v.live_parts(st),
-                                                         "chart": v.chart_parts(*v.now_args(app))}),
-                    headers=STATUS_HEADERS, head=_NOSCRIPT)
+
+        def part(key):  # each part made when the page reaches it: the status is garbage once
+            if key == "live":  # its part is sent (the head before it, the chart after: less RAM)
+                return v.live_parts(_status(app))
+            return v.chart_parts(*v.now_args(app))
+        return page("Charge HQ meter", render("status", part), headers=STATUS_HEADERS, head=_NOSCRIPT)
 
     def status_js(req):
         from app.web.html import WEB
