@@ -39,11 +39,11 @@ def register(web, app):
                                                           "Cache-Control": "no-store"}
         from app.web.html import render
 
-        def part(key):  # each part made when the page reaches it: the status is garbage once
+        def made(key):  # each part made when the page reaches it: the status is garbage once
             if key == "live":  # its part is sent (the head before it, the chart after: less RAM)
                 return v.live_parts(_status(app))
             return v.chart_parts(*v.now_args(app))
-        return page("Charge HQ meter", render("status", part), headers=STATUS_HEADERS, head=_NOSCRIPT)
+        return page("Charge HQ meter", render("status", made), headers=STATUS_HEADERS, head=_NOSCRIPT)
 
     def status_js(req):
         from app.web.html import WEB
