@@ -7,6 +7,8 @@ import time
 import asyncio
 import machine
 import modbus_decode
+import _espsim_bus
+_espsim_bus.RECORD = True  # the DE pin's pulses are read below (Pin.history)
 from modbus_rtu import ModbusRTU, ModbusError, ModbusTimeout, ModbusCRCError
 from mptest import check, eq, near, done
 

@@ -12,6 +12,8 @@ import asyncio
 import mptest
 from mptest import eq, check, ListLog
 from app.core.site import Site
+import _espsim_bus
+_espsim_bus.RECORD = True  # the DE pin's pulses are read below (Pin.history)
 from app.sources import SourceError
 from app.sources.modbus import ModbusSource, check_config
 

@@ -10,6 +10,10 @@ import time
 _devices = {}
 _cs_models = {}  # the same models by pin number, and the last one selected: a frame then
 _sel = [None]    # allocates nothing here (drivers measure their allocation per poll through it)
+# Pin.history is kept only when a test of bus timing sets this: on a chip Pin is C and keeps
+# nothing in the heap, and 64 (ticks, value) tuples per written pin (the CT board's chip select,
+# the status LED) took ~1.3 KB each of the heap the firmware is measured against
+RECORD = False
 
 
 def attach_spi_device(cs_pin, model):
@@ -36,7 +40,7 @@ class Pin:
         self.id = id
         self.mode = mode
         self._v = 0 if value is None else value
-        self.history = []  # (ticks_us, value) of writes, for bus-timing tests
+        self.history = []  # (ticks_us, value) of writes, for bus-timing tests (RECORD)
 
     def init(self, mode=-1, pull=-1, value=None):
         if value is not None:
@@ -46,7 +50,7 @@ class Pin:
         if v is None:
             return self._v
         self._v = 1 if v else 0
-        if len(self.history) < 64:
+        if RECORD and len(self.history) < 64:
             self.history.append((time.ticks_us(), self._v))
         dev = _cs_models.get(self.id)
         if dev is not None:

@@ -25,4 +25,5 @@ def load(name, folder="boards"):
         raise ValueError("board profile %s is not valid JSON" % path)
     if not isinstance(board, dict):
         raise ValueError("board profile %s is not a JSON object" % path)
+    board.pop("notes", None)  # for people reading the file: never read by the firmware (~0.6 KB of RAM)
     return board

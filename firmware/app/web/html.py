@@ -66,7 +66,7 @@ def page(title, body, status=200, refresh=None, headers=None, head=""):
     return Response(_stream(head, body), status, headers or HTML_HEADERS)
 
 
-def _stream(head, body):
+def _stream(head, body, end=b"</body></html>"):
     # Pieces are copied into one buffer per response and sent ~1 KB at a time (one TCP write per
     # KB, not per fragment); joining them into new strings instead fragmented the heap until a
     # long page (the status chart) could not find 2 KB in 50 KB free.
@@ -75,7 +75,8 @@ def _stream(head, body):
     except MemoryError:  # no 1 KB block free just now: the page still goes out, piece by piece
         for part in _parts(head, body):
             yield part
-        yield "</body></html>"
+        if end:
+            yield end
         return
     n = 0
     for part in _parts(head, body):
@@ -90,12 +91,18 @@ def _stream(head, body):
                 yield buf  # written before the next piece is asked for (Microdot awaits it)
                 n = 0
         b = None
-    end = b"</body></html>"
     if n + len(end) > _CHUNK:
         yield memoryview(buf)[:n]
         n = 0
     buf[n:n + len(end)] = end
-    yield memoryview(buf)[:n + len(end)]
+    if n + len(end):
+        yield memoryview(buf)[:n + len(end)]
+
+
+def chunked(parts):
+    """A body that is not a page (JSON: an iterable of str), sent ~1 KB at a time like a page:
+    no string of the whole body, nor its bytes copy, in RAM at once."""
+    return _stream((), parts, b"")
 
 
 def _parts(head, body):

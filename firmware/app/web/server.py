@@ -123,7 +123,7 @@ class Web(Microdot):
         self.conns = []  # _Conn, oldest first
         self.dropped = 0  # connections closed to make room (a slow or idle client)
         self.paths = {}
-        self.keep = set(sys.modules)
+        self.keep = [n for n in sys.modules if n.startswith(_FORGET)]  # (of those forget() may drop)
 
     def _admit(self, conn):
         """Room for a new connection: at the cap, the oldest one still sending its request goes

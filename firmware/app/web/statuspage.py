@@ -17,6 +17,7 @@ STATUS_HEADERS = {"Content-Type": "text/html; charset=UTF-8", "Cache-Control": "
                   "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                   "script-src 'self'; connect-src 'self'; form-action 'self'",
                   "X-Frame-Options": "DENY"}
+_JSON_HEADERS = {"Content-Type": "application/json; charset=UTF-8", "Cache-Control": "no-store"}
 _NOSCRIPT = '<noscript><meta http-equiv="refresh" content="30"></noscript>'
 
 
@@ -37,10 +38,12 @@ def register(web, app):
             return v.chart_parts(*v.now_args(app)), 200, {"Content-Type": "text/html; charset=UTF-8",
                                                           "Cache-Control": "no-store"}
         from app.web.html import render
-        st = _status(app)
-        return page("Charge HQ meter", render("status", {"live": v.live_parts(st),
-                                                         "chart": v.chart_parts(*v.now_args(app))}),
-                    headers=STATUS_HEADERS, head=_NOSCRIPT)
+
+        def made(key):  # each part made when the page reaches it: the status is garbage once
+            if key == "live":  # its part is sent (the head before it, the chart after: less RAM)
+                return v.live_parts(_status(app))
+            return v.chart_parts(*v.now_args(app))
+        return page("Charge HQ meter", render("status", made), headers=STATUS_HEADERS, head=_NOSCRIPT)
 
     def status_js(req):
         from app.web.html import WEB
@@ -50,7 +53,8 @@ def register(web, app):
     def api_status(req):
         # no Access-Control-Allow-Origin: another site's page in a LAN browser must not read the
         # device's state (push results, Wi-Fi, errors); evcc and Home Assistant are not browsers
-        return _status(app), 200, {"Cache-Control": "no-store"}
+        from app.web.html import chunked
+        return chunked(_json_parts(_status(app))), 200, _JSON_HEADERS
 
     def api_readings(req):
         # the public readings only (power and energy): any page may read these (dashboards)
@@ -135,6 +139,17 @@ def _status(app):
     from app.system.ota_health import status
     st["firmware"] = status()
     return st
+
+
+def _json_parts(d):
+    """json.dumps(d) of a dict, the same text a key at a time (for app.web.html.chunked)."""
+    import json
+    sep = "{"
+    for k in d:
+        yield sep + json.dumps(k) + ": "
+        yield json.dumps(d[k])
+        sep = ", "
+    yield "{}" if sep == "{" else "}"
 
 
 def _file(path):

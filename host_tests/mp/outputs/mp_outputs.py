@@ -103,4 +103,19 @@ s.grid_w = -1500
 app.last_ok_up = clock.uptime_ms() - 60000
 vals, v = app.values()
 check(not vals["meter_ok"] and "no meter reading" in vals["meter_error"], "a stale reading reaches no output")
+
+# without MQTT in the settings and no mark of an earlier announcement, app.outputs.mqtt stays
+# unloaded (RAM on the ESP32); the mark's name app.outputs.services looks for is that module's
+import os
+import sys
+from app.outputs import services
+try:
+    os.remove(services._MQTT_MARK)
+except OSError:
+    pass
+sys.modules.pop("app.outputs.mqtt", None)
+eq(services.services(app, app.log), [], "Charge HQ alone: no output task")
+check("app.outputs.mqtt" not in sys.modules, "app.outputs.mqtt not loaded without MQTT or a mark")
+from app.outputs import mqtt as out_mqtt
+eq(services._MQTT_MARK, out_mqtt.MARK, "the mark app.outputs.services looks for is the one app.outputs.mqtt writes")
 done()
