@@ -11,12 +11,16 @@ from mp import MICROPYTHON, MP_TESTS, MPY_CROSS, ROOT, assert_mp_passed, compile
 sys.path.insert(0, str(ROOT / "tools"))
 import build_microdot  # noqa: E402
 
-PORTAL_HEAP = int(os.environ.get("PORTAL_HEAP", 98304))  # the issue's target for portal mode: 96 KB
-# The functional tests run on the 64-bit port with the app as .mpy in its heap: twice the ESP32's
-# pool leaves room for the 64-bit objects and the code. What fits an ESP32 is judged on the
-# 32-bit ESP32-shaped build instead (test_esp32_shape.py, make bench), not by this figure.
-FUNCTIONAL_HEAP = 2 * 114688
- # the issue's target for portal mode: 96 KB on the unix port
+# A heap in which the portal (64-bit, .mpy, with this harness) starts but a whole set-up runs
+# short: every request must then fail cleanly and the portal stay up (test_portal_heap). It was
+# 96 KB, the first portal issue's 64-bit target; the app as packages (issue 20) loads ~2 KB more
+# of module objects at the portal's start on this port, and 96 KB no longer holds the start.
+PORTAL_HEAP = int(os.environ.get("PORTAL_HEAP", 104 * 1024))
+# The functional tests run on the 64-bit port with the app as .mpy in its heap: more than twice
+# the ESP32's pool leaves room for the 64-bit objects and the code (2 x 112 KB was the edge once
+# the app became packages: a 1.3 KB block not found with 35 KB free). What fits an ESP32 is
+# judged on the 32-bit ESP32-shaped build instead (test_esp32_shape.py, make bench), not here.
+FUNCTIONAL_HEAP = 2 * 128 * 1024
 
 
 def compile_tree(dest):

@@ -1,4 +1,4 @@
-"""The web server under MicroPython (compiled as on the device, 96 KB heap), driven over real
+"""The web server under MicroPython (compiled as on the device; heap: portal_fx), driven over real
 sockets: captive-portal probes, hostile SSIDs, oversize and malformed requests, form validation,
 the config saved atomically, the new network tried with the AP up; then the LAN status page,
 /api/status and the settings behind the admin password, with a running App."""
@@ -271,8 +271,8 @@ def test_status_page_and_settings(tmp_path, mpy_path):
     # runs that (a plain ESP32 runs the frozen image, where test_esp32_shape.py fetches these pages
     # in the real 112 KB; a PSRAM board has megabytes). In 2 x 96 KB the settings form's re-render
     # failed about every other run since the status page, history and OTA joined the app; this
-    # test checks the pages' behaviour, so it gets 2 x the ESP32's -X heapsize.
-    dev = Device("status", tmp_path, mpy_path, heap=2 * 114688, args=["ap"])
+    # test checks the pages' behaviour, so it gets the functional heap (portal_fx.FUNCTIONAL_HEAP).
+    dev = Device("status", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP, args=["ap"])
     try:
         def reading():
             st, h, body = request(dev, "GET", "/api/status")
@@ -391,7 +391,7 @@ def test_status_page_and_settings(tmp_path, mpy_path):
 
 def test_portal_heap(tmp_path, mpy_path):
     """Portal mode's heap, measured on a phone's path: probes, the set-up page, a form with errors,
-    the good form, the join result. Printed for the benchmark, against the issue's 96 KB target
+    the good form, the join result. Printed for the benchmark, against a tight heap
     (PORTAL_HEAP); `make bench` bisects the smallest heap for a whole set-up on the built image
     (tools/portal_heap.py)."""
     dev = Device("setup", tmp_path, mpy_path, heap=FUNCTIONAL_HEAP, args=["heaponly"])
@@ -408,11 +408,11 @@ def test_portal_heap(tmp_path, mpy_path):
     print("portal mode (target: a %d-byte heap): most live after a request %s bytes, most in use "
           "%s bytes, after the imports %s bytes (%s requests)" % (PORTAL_HEAP, heap["max_live"], heap["max_alloc"],
                                                           heap["base"], heap["requests"]))
-    # The same path in the 96 KB target heap: what works is printed; whatever runs short of
+    # The same path in a tight heap (portal_fx.PORTAL_HEAP): what works is printed; whatever runs short of
     # memory must fail cleanly (503, or 400 when Microdot cannot even read the request) and the
     # portal must stay up.
-    (tmp_path / "96k").mkdir()
-    dev = Device("setup", tmp_path / "96k", mpy_path, heap=PORTAL_HEAP, args=["heaponly"])
+    (tmp_path / "tight").mkdir()
+    dev = Device("setup", tmp_path / "tight", mpy_path, heap=PORTAL_HEAP, args=["heaponly"])
     outcome = []
     try:
         for method, path, body, want in (("GET", "/generate_204", None, 302), ("GET", "/", None, 200),

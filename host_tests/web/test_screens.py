@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from mp import ROOT
-from portal_fx import Device, compile_tree, wait_until
+from portal_fx import FUNCTIONAL_HEAP, Device, compile_tree, wait_until
 from test_portal_browser import ARGS, chromium  # noqa: F401  (the fixture)
 
 PHONE = {"width": 390, "height": 844}
@@ -44,8 +44,8 @@ def test_status_page_with_a_day_of_history(tmp_path, chromium, mpy):  # noqa: F8
                       "sample_interval_ms": 500},
            "source": {"type": "simulated", "speed": 60}}
     (tmp_path / "config.json").write_text(json.dumps(cfg))
-    # the heap of test_portal's status test (2 x the ESP32's -X heapsize: .mpy on 64-bit; see there)
-    dev = Device("status", tmp_path, mpy, heap=2 * 114688, args=["day"])
+    # the heap of test_portal's status test (.mpy on 64-bit: portal_fx.FUNCTIONAL_HEAP)
+    dev = Device("status", tmp_path, mpy, heap=FUNCTIONAL_HEAP, args=["day"])
     try:
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)

@@ -216,8 +216,14 @@ class App:
             "clock_synced": clock.is_synced(),
             "warnings": self.cfg.errors + self.cfg.warnings,  # refused values (defaults used), risky ones
             "local_time": clock.fmt_time(time.time()),
-        }
+            # the keys filled below too: made at full size once (a dict that grows is copied)
+            "meter_ok": None, "meter_error": None, "production_kw": None, "net_import_kw": None,
+            "consumption_kw": None, "battery_discharge_kw": None, "battery_soc": None, "imported_kwh": None,
+            "exported_kwh": None, "today_imported_kwh": None, "today_exported_kwh": None, "last_push": None,
+            "last_push_result": None, "last_push_status": None, "pushes_ok": None, "pushes_error": None,
+            "pushes_failed": None, "chargehq_gone": None, "next_push_s": None, "firmware": None}
         st.update(vals)
+        vals = None
         self.push_status(st)
         outs = getattr(self, "outputs", None)  # app.outputs: MQTT, OpenEVSE
         if outs:

@@ -2,6 +2,7 @@
 # failure (30 s doubling up to the push interval for network and server errors, up to 300 s
 # for 429 and other 4xx answers; reset by a success), and a hard floor of 30 s between any two
 # requests, also across reboots (the time of the last attempt is kept in RTC memory).
+import gc
 import time
 from micropython import const
 from app.core import clock
@@ -91,6 +92,7 @@ class Pusher:
             if not ch["endpoint"].startswith("https://") and not ch["allow_http"]:
                 raise https_post.HttpError("an http:// endpoint needs chargehq.allow_http: the key would go unencrypted")
             ctx = self._context(https_post, ch["ca_file"]) if ch["endpoint"].startswith("https://") else None
+            gc.collect()  # the socket and TLS objects in whole blocks, not between a page's garbage
             status, head = await https_post.post(ch["endpoint"], body, ctx=ctx, headers=_JSON,
                                                  timeout_ms=ch["timeout_s"] * 1000)
             ctx = None

@@ -161,7 +161,10 @@ class Web(Microdot):
             _close(writer)
             if conn in self.conns:
                 self.conns.remove(conn)
-            self.forget()  # another request may still use them: it keeps its own references
+            try:
+                self.forget()  # another request may still use them: it keeps its own references
+            except MemoryError:  # never out of this task with it: the next request tries again
+                pass
             gc.collect()
 
     async def dispatch_request(self, req):
@@ -194,9 +197,13 @@ class Web(Microdot):
         source's config check, the status page's views): the set-up portal, and the LAN pages
         beside the running meter, must fit next to Microdot in a small heap. They load again
         when needed."""
-        for name in list(sys.modules):
-            if name not in self.keep and name.startswith(_FORGET):
-                forget(name)
+        while True:  # no copy of sys.modules (~70 names: a 512-byte block) to walk it
+            for name in sys.modules:
+                if name not in self.keep and name.startswith(_FORGET):
+                    break
+            else:
+                return
+            forget(name)
 
 
 def _close(writer):
