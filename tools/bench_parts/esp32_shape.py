@@ -56,8 +56,9 @@ def row(what, label, target, heap, note):
             None if target is None else heap <= target * KB, note)
 
 
-def parallel(one, extra=None):
-    threads = [threading.Thread(target=one, args=(label, spec)) for label, spec, _ in INTERPRETERS]
+def parallel(one, extra=None, skip=()):
+    threads = [threading.Thread(target=one, args=(label, spec)) for label, spec, _ in INTERPRETERS
+               if spec not in skip]
     if extra:
         threads.append(threading.Thread(target=extra))
     for t in threads:
