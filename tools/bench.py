@@ -40,7 +40,7 @@ def _row_line(row):
     return "| %s%s | %s | %s | %s |" % (name, (" (%s)" % note) if note else "", target, got, mark)
 
 
-def update_report(rows, out, figures):
+def update_report(rows, out, figures, extra=None):
     """Replace the rows of the re-measured figures in an existing full report (a row is known by
     the start of its name) and say so under the run line; a figure the full run did not have yet
     is added at the end of the table. -> the names that matched more than one row (then nothing
@@ -60,6 +60,13 @@ def update_report(rows, out, figures):
             lines.insert(last + 1, _row_line(row))
     if missing:
         return missing
+    if extra and extra.get("largest"):
+        lines = [("Largest compiled modules: %s." % extra["largest"]) if line.startswith("Largest compiled modules: ")
+                 else line for line in lines]
+    notes = ROOT / "docs" / "benchmarks-notes.md"
+    first = notes.read_text().split("\n", 1)[0] if notes.exists() else None
+    if first and first in lines:  # the notes as they are now (they explain the rows just written)
+        lines = lines[:lines.index(first)] + notes.read_text().split("\n")
     run = next(i for i, line in enumerate(lines) if line.startswith("- run: "))
     lines.insert(run + 1, "- re-measured %s: %s (the other rows are from the run above)" % (
         datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), ", ".join(figures)))
@@ -134,7 +141,7 @@ def main(argv=None):
         env.close()
     if a.update:
         out = a.out or str(ROOT / "docs" / "benchmarks.md")
-        missing = update_report(rows, out, sorted(only))
+        missing = update_report(rows, out, sorted(only), extra)
         log("updated %s%s" % (out, "; not found there: %s" % missing if missing else ""))
         return 1 if missing else 0
     out = a.out or (None if (a.only or a.quick) else str(ROOT / "docs" / "benchmarks.md"))

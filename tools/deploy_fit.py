@@ -4,7 +4,8 @@ or a PSRAM board. A board with the app frozen in is not checked (it gets data fi
 from deploy_board import DeployError
 
 # The heap the app as .mpy files needs (whole firmware in normal mode), by word size: `make bench`
-# measured 198 KB on the 32-bit ESP32 shape and 304 KB on 64-bit (2026-12-07, "Smallest
+# measured 199 KB on the 32-bit ESP32 shape and 295 KB on 64-bit (2026-12-07, after issue 20's
+# package layout: "Smallest
 # -X heapsize, whole firmware in normal mode", docs/benchmarks.md), plus headroom for
 # fragmentation over days. A plain ESP32 has 111,936 B: it needs the frozen image; a PSRAM board
 # has megabytes.
