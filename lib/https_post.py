@@ -18,16 +18,7 @@ import asyncio
 import socket
 import ssl
 
-try:
-    from time import ticks_ms, ticks_diff
-except ImportError:  # CPython
-    from time import monotonic
-
-    def ticks_ms():
-        return int(monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
+from ticks import ticks_ms, ticks_diff  # lib/ticks.py: MicroPython's, or the same on CPython
 
 _BODY_KEEP = 200
 

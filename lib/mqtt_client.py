@@ -25,16 +25,7 @@ interface: the caller decides when to (re)connect and how long to back off.
 import asyncio
 import struct
 
-try:
-    from time import ticks_ms, ticks_diff
-except ImportError:  # CPython
-    from time import monotonic
-
-    def ticks_ms():
-        return int(monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
+from ticks import ticks_ms, ticks_diff  # lib/ticks.py: MicroPython's, or the same on CPython
 
 _CONNECT = 0x10
 _CONNACK = 0x20
