@@ -17,7 +17,7 @@ in flash and take no heap, so they must not take heap here either.
     tools/unix32.py [--flavour plain|frozen|both] [--source TARBALL|URL] [--print]
 
 Source: `--source`, else $MICROPYTHON_SRC, else ../shared/micropython/micropython-src.tar.xz beside
-the repo (the project's minimal tarball), else an official release tarball (micropython.org's
+the repo, or beside the local checkout a clone was made from (the project's minimal tarball), else an official release tarball (micropython.org's
 micropython-1.2x.y.tar.xz, by path or URL). Needs Debian's gcc-i686-linux-gnu, libc6-i386 and lib32gcc-s1:
 installed here with apt-get when run as root, otherwise it stops with the exact command.
 Cache: $UNIX32_CACHE or ~/.cache/esp32-meter/unix32 (outside the clone, so CI reuses it).
@@ -59,7 +59,12 @@ def find_source(arg=None):
     src = arg or os.environ.get("MICROPYTHON_SRC")
     if src:
         return src
-    for up in (ROOT.parent, ROOT.parent.parent):  # shared/ beside the clone (or a worktree's repo)
+    ups = [ROOT.parent, ROOT.parent.parent]  # shared/ beside the clone (or a worktree's repo)
+    origin = subprocess.run(["git", "-C", str(ROOT), "remote", "get-url", "origin"],
+                            capture_output=True, text=True).stdout.strip()
+    if origin and "://" not in origin and os.path.isdir(origin):  # a clone of a local checkout
+        ups.append(pathlib.Path(origin).resolve().parent)
+    for up in ups:
         tarball = up / "shared" / "micropython" / "micropython-src.tar.xz"
         if tarball.exists():
             return str(tarball)
